@@ -1,0 +1,120 @@
+"""The ``campaign`` command: a thin shell over the library. Only this module prints.
+
+Exit codes: 0 success, 1 the input is wrong (a definition with errors), 2 the command line is
+wrong (click's own usage errors).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import __version__
+from engine.spec import model
+from engine.spec.diagnostics import render
+from engine.spec.loader import Definition, Validation, validate_paths
+from engine.spec.schema import json_schema
+
+LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                    help="Language of messages.")
+
+
+def _fmt(choices: list[str], default: str) -> Any:
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default,
+                        show_default=True, help="Output format.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="campaign")
+def main() -> None:
+    """Run enforcement-campaign notices encoded as YAML campaign definitions."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_fmt(["text", "json"], "text")
+@LANG
+def validate(paths: tuple[Path, ...], fmt: str, lang: str) -> None:
+    """Check campaign definitions and body registries; list every problem at once."""
+    result = validate_paths(paths)
+    diagnostics = result.report.sorted()
+    errors = sum(d.severity.value == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    summary = _summary(result, errors, warnings, lang)
+    if fmt == "json":
+        click.echo(json.dumps({"ok": errors == 0, "files": result.files, "errors": errors,
+                               "warnings": warnings, "summary": summary,
+                               "diagnostics": [d.to_json(lang) for d in diagnostics]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for d in diagnostics:
+            click.echo(d.format(lang), err=d.severity.value == "error")
+        click.echo(summary, err=errors > 0)
+    sys.exit(1 if errors else 0)
+
+
+def _summary(result: Validation, errors: int, warnings: int, lang: str) -> str:
+    code = "summary-failed" if errors else "summary-ok"
+    return render(code, {"files": result.files, "errors": errors, "warnings": warnings}, lang)
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(["campaign", "bodies"]), default="campaign",
+              show_default=True, help="Schema of a campaign file or of a body registry file.")
+def schema(kind: str) -> None:
+    """Print the JSON Schema of the definition language (Chinese descriptions)."""
+    root = model.Campaign if kind == "campaign" else model.BodyRegistry
+    click.echo(json.dumps(json_schema(root), ensure_ascii=False, indent=2))
+
+
+def _load_one(path: Path, lang: str) -> Definition:
+    result = validate_paths([path])
+    if not result.ok or not result.definitions:
+        for d in result.report.sorted():
+            click.echo(d.format(lang), err=True)
+        if result.ok:
+            click.echo(f"{path}: not a campaign definition", err=True)
+        sys.exit(1)
+    return result.definitions[0]
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@_fmt(["text", "json"], "text")
+@LANG
+def show(path: Path, fmt: str, lang: str) -> None:
+    """Summarise a campaign: phases, tasks and owners, reports with due dates per body."""
+    from engine.summary import render_text, summarise
+
+    data = summarise(_load_one(path, lang))
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_text(data))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--lifecycle", type=click.Choice(["lead", "case"]), default="lead",
+              show_default=True)
+@_fmt(["mermaid", "dot"], "mermaid")
+@LANG
+def graph(path: Path, lifecycle: str, fmt: str, lang: str) -> None:
+    """Draw a lifecycle as a Mermaid or Graphviz state diagram."""
+    from engine.graph import to_dot, to_mermaid
+
+    definition = _load_one(path, lang)
+    life = getattr(definition.campaign.lifecycles, lifecycle, None) \
+        if definition.campaign.lifecycles else None
+    if life is None:
+        click.echo(f"{path}: 没有定义 {lifecycle} 生命周期 / no {lifecycle} lifecycle", err=True)
+        sys.exit(1)
+    click.echo(to_mermaid(life) if fmt == "mermaid" else to_dot(life, lifecycle))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

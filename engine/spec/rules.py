@@ -1,0 +1,406 @@
+"""The meaning checks of a campaign definition: one function per rule.
+
+Shape errors (unknown keys, wrong types) are found while converting; these rules look across the
+whole definition: references resolve, dates fit their periods, lifecycles can be walked. Each
+rule reports located diagnostics naming the offending ids and never raises, so one run lists
+every problem of a file.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.spec.bodies import BodyIndex, is_name_only
+from engine.spec.dates import DateError, all_phases, deadlines
+from engine.spec.diagnostics import Pos, Report, did_you_mean
+from engine.spec.fields import RECORD_FIELDS
+from engine.spec.model import (
+    Anchor, BodySet, Campaign, Lifecycle, Node, Recurring, Relative, Selector, Window,
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    campaign: Campaign
+    bodies: BodyIndex
+    report: Report
+    file: Path
+    known_campaigns: frozenset[str] = frozenset()
+    template_dirs: tuple[Path, ...] = ()
+
+
+def check_campaign(ctx: Context) -> None:
+    for rule in RULES:
+        rule(ctx)
+
+
+# --- identity ---------------------------------------------------------------------------------
+def _check_identity(ctx: Context) -> None:
+    c = ctx.campaign
+    if c.id != ctx.file.stem:
+        ctx.report.error(c.at("id"), "campaign-id-mismatch", id=c.id, stem=ctx.file.stem)
+    try:
+        zoneinfo.ZoneInfo(c.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        ctx.report.error(c.at("timezone"), "bad-timezone", tz=c.timezone)
+    for i, parent in enumerate(c.implements):
+        if parent not in ctx.known_campaigns and not (ctx.file.parent / f"{parent}.yaml").is_file():
+            ctx.report.warning(c.at("implements", i), "unknown-campaign",
+                               did_you_mean(parent, ctx.known_campaigns), id=parent)
+
+
+def _check_duplicate_ids(ctx: Context) -> None:
+    c = ctx.campaign
+    groups: dict[str, list[Node]] = {
+        "phase": list(all_phases(c.phases)), "task": list(c.tasks), "report": list(c.reports),
+        "return": list(c.returns), "target": list(c.targets),
+    }
+    for form in c.returns:
+        groups[f"{form.id} section"] = list(form.sections)
+        groups[f"{form.id} row"] = [row for s in form.sections for row in s.rows]
+    for name, life in _lifecycles(c):
+        groups[f"{name} state"] = list(life.states)
+        groups[f"{name} timer"] = list(life.timers)
+        groups[f"{name} field"] = list(life.fields)
+    for what, nodes in groups.items():
+        _report_duplicates(ctx.report, what, nodes)
+
+
+def _report_duplicates(report: Report, what: str, nodes: list[Node]) -> None:
+    first: dict[str, Node] = {}
+    for node in nodes:
+        key = getattr(node, "id", None) or getattr(node, "name", None)
+        if key in first:
+            report.error(node.at("id") if hasattr(node, "id") else node.pos, "duplicate-id",
+                         id=key, what=what, line=first[key].pos.line)
+        else:
+            first[key] = node
+
+
+# --- bodies -----------------------------------------------------------------------------------
+def _body_sets(c: Campaign) -> Iterator[tuple[Node, str, int | None, BodySet, bool]]:
+    """Every place a body or selector is named: (owner, field, index, value, must_resolve)."""
+    for i, issuer in enumerate(c.issuer):
+        yield c, "issuer", i, issuer, True
+    for i, a in enumerate(c.addressees):
+        yield c, "addressees", i, a, False
+    for i, a in enumerate(c.copy_to):
+        yield c, "copy_to", i, a, False
+    for t in c.targets:
+        if t.scope is not None:
+            yield t, "scope", None, t.scope, True
+    for p in all_phases(c.phases):
+        if p.notify is not None:
+            yield p, "notify", None, p.notify, True
+    for t in c.tasks:
+        if t.owner is not None:
+            yield t, "owner", None, t.owner, False
+        for i, s in enumerate(t.shared_owners):
+            yield t, "shared_owners", i, s, False
+        for i, s in enumerate(t.partners):
+            yield t, "partners", i, s, False
+    for r in c.reports:
+        yield r, "from_", None, r.from_, True
+        yield r, "to", None, r.to, True
+
+
+def _check_body_refs(ctx: Context) -> None:
+    index = ctx.bodies
+    for owner, name, i, chosen, must_resolve in _body_sets(ctx.campaign):
+        pos = owner.at(name, i)
+        if isinstance(chosen, str):
+            _known_body(ctx, pos, chosen)
+            continue
+        for j, ref in enumerate(chosen.bodies):
+            _known_body(ctx, chosen.at("bodies", j), ref)
+        for j, ref in enumerate(chosen.exclude):
+            _known_body(ctx, chosen.at("exclude", j), ref)
+        if chosen.under is not None:
+            _known_body(ctx, chosen.at("under"), chosen.under)
+        if chosen.registry is not None and chosen.registry not in set(index.registry_of.values()):
+            ctx.report.error(chosen.at("registry"), "unknown-registry",
+                             did_you_mean(chosen.registry, set(index.registry_of.values())),
+                             id=chosen.registry)
+        if is_name_only(chosen):
+            if must_resolve:
+                ctx.report.error(pos, "name-only-selector", key=name.rstrip("_"))
+        elif not index.select(chosen):
+            (ctx.report.error if must_resolve else ctx.report.warning)(chosen.pos, "empty-selector")
+
+
+def _known_body(ctx: Context, pos: Pos, body_id: str) -> None:
+    if body_id not in ctx.bodies:
+        ctx.report.error(pos, "unknown-body", did_you_mean(body_id, ctx.bodies.bodies), id=body_id)
+
+
+# --- phases and dates -------------------------------------------------------------------------
+def _check_phase_refs(ctx: Context) -> None:
+    c = ctx.campaign
+    known = {p.id for p in all_phases(c.phases)}
+
+    def check(pos: Pos, ref: str) -> None:
+        if ref not in known:
+            ctx.report.error(pos, "unknown-phase", did_you_mean(ref, known), id=ref)
+
+    for t in c.tasks:
+        for i, ref in enumerate(t.phases):
+            check(t.at("phases", i), ref)
+    for r in c.reports:
+        if r.phase is not None:
+            check(r.at("phase"), r.phase)
+        if isinstance(r.due, Relative) and r.due.relative_to.phase is not None:
+            check(r.due.relative_to.at("phase"), r.due.relative_to.phase)
+
+
+def _check_windows(ctx: Context) -> None:
+    c = ctx.campaign
+    period = c.period
+    _window_order(ctx, period)
+
+    def walk(phases: tuple, parent_id: str | None, parent: Window | None) -> None:
+        for p in phases:
+            w = p.window
+            if w is not None and _window_order(ctx, w):
+                if not (period.start <= w.start and w.end <= period.end):
+                    ctx.report.error(p.at("window"), "window-outside-period", id=p.id,
+                                     start=w.start, end=w.end, pstart=period.start,
+                                     pend=period.end)
+                elif parent is not None and not (parent.start <= w.start and w.end <= parent.end):
+                    ctx.report.error(p.at("window"), "window-outside-parent", id=p.id,
+                                     start=w.start, end=w.end, parent=parent_id,
+                                     pstart=parent.start, pend=parent.end)
+            walk(p.phases, p.id, w or parent)
+
+    walk(c.phases, None, None)
+
+
+def _window_order(ctx: Context, w: Window) -> bool:
+    if w.end < w.start:
+        ctx.report.error(w.at("end"), "window-reversed", start=w.start, end=w.end)
+        return False
+    return True
+
+
+def _check_deadlines(ctx: Context) -> None:
+    c = ctx.campaign
+    reports = {r.id: r for r in c.reports}
+    phases = {p.id: p for p in all_phases(c.phases)}
+    for r in c.reports:
+        due = r.due
+        if isinstance(due, Recurring) and due.last < due.first:
+            ctx.report.error(due.at("last"), "recurring-reversed", first=due.first, last=due.last)
+            continue
+        if isinstance(due, Relative) and not _anchor_ok(ctx, r.id, due.relative_to, reports,
+                                                        phases):
+            continue
+        try:
+            days = deadlines(c, r)
+        except DateError:
+            ctx.report.error(r.at("due"), "relative-cycle", id=r.id)
+            continue
+        for d in days:
+            if not (c.period.start <= d.due <= c.period.end):
+                ctx.report.warning(r.at("due"), "due-outside-period", id=r.id, due=d.due,
+                                   pstart=c.period.start, pend=c.period.end)
+                break
+
+
+def _anchor_ok(ctx: Context, report_id: str, a: Anchor, reports: dict, phases: dict) -> bool:
+    named = [x for x in (a.phase, a.report, a.date) if x is not None]
+    if len(named) != 1:
+        ctx.report.error(a.pos, "anchor-needs-one")
+        return False
+    if a.phase is not None:
+        phase = phases.get(a.phase)
+        if phase is not None and phase.window is None:
+            ctx.report.error(a.at("phase"), "phase-undated", id=a.phase)
+        return phase is not None and phase.window is not None
+    if a.report is not None:
+        other = reports.get(a.report)
+        if other is None:
+            ctx.report.error(a.at("report"), "unknown-report", did_you_mean(a.report, reports),
+                             id=a.report)
+            return False
+        if isinstance(other.due, Recurring):
+            ctx.report.error(a.at("report"), "recurring-relative", id=report_id, ref=a.report)
+            return False
+    return True
+
+
+# --- reports, tasks, returns ------------------------------------------------------------------
+def _check_reports(ctx: Context) -> None:
+    c = ctx.campaign
+    forms = {f.id for f in c.returns}
+    for r in c.reports:
+        if r.return_form is not None and r.return_form not in forms:
+            ctx.report.error(r.at("return_form"), "unknown-return",
+                             did_you_mean(r.return_form, forms), id=r.return_form)
+        if r.kind == "statistics_return" and r.return_form is None:
+            ctx.report.warning(r.at("kind"), "return-needs-form", id=r.id)
+        if r.quota is not None and r.kind not in ("lead_list", "major_cases"):
+            ctx.report.warning(r.at("quota"), "quota-kind", id=r.id, kind=r.kind)
+        if r.to in {b.id for b in ctx.bodies.select(r.from_)}:
+            ctx.report.warning(r.at("to"), "reports-to-self", body=r.to)
+    policies = [c.reminders] + [r.reminders for r in c.reports]
+    for policy in policies:
+        if policy is not None and policy.before_due and min(policy.before_due) < 1:
+            ctx.report.error(policy.at("before_due"), "reminder-order")
+
+
+def _check_tasks(ctx: Context) -> None:
+    for t in ctx.campaign.tasks:
+        if t.owner is None and not t.shared_owners:
+            ctx.report.error(t.pos, "task-needs-owner", id=t.id)
+
+
+def _check_returns(ctx: Context) -> None:
+    fields = RECORD_FIELDS["case"]
+    case_life = ctx.campaign.lifecycles.case if ctx.campaign.lifecycles else None
+    known = set(fields) | ({fd.name for fd in case_life.fields} if case_life else set())
+
+    def check_where(node: Node, where: object) -> None:
+        for key in where:  # type: ignore[attr-defined]
+            if key not in known:
+                ctx.report.error(node.at("where"), "unknown-field", did_you_mean(key, known),
+                                 id=key, record="case")
+
+    for form in ctx.campaign.returns:
+        for section in form.sections:
+            check_where(section, section.where)
+            for row in section.rows:
+                check_where(row, row.where)
+                for measure in row.measures:
+                    check_where(measure, measure.where)
+                    if measure.aggregate == "sum" and measure.field is None:
+                        ctx.report.error(measure.pos, "sum-needs-field", id=measure.id)
+                    if measure.field is not None and measure.field not in known:
+                        ctx.report.error(measure.at("field"), "unknown-field",
+                                         did_you_mean(measure.field, known), id=measure.field,
+                                         record="case")
+
+
+# --- lifecycles -------------------------------------------------------------------------------
+def _lifecycles(c: Campaign) -> list[tuple[str, Lifecycle]]:
+    if c.lifecycles is None:
+        return []
+    return [(n, lc) for n in ("lead", "case") if (lc := getattr(c.lifecycles, n)) is not None]
+
+
+def _check_lifecycles(ctx: Context) -> None:
+    for name, life in _lifecycles(ctx.campaign):
+        _check_one_lifecycle(ctx, name, life)
+
+
+def _check_one_lifecycle(ctx: Context, name: str, life: Lifecycle) -> None:
+    rep = ctx.report
+    states = {s.id: s for s in life.states}
+    fields = set(RECORD_FIELDS[name]) | {fd.name for fd in life.fields}
+
+    def state(pos: Pos, ref: str) -> bool:
+        if ref in states:
+            return True
+        rep.error(pos, "unknown-state", did_you_mean(ref, states), id=ref, lifecycle=name)
+        return False
+
+    def field(pos: Pos, ref: str) -> None:
+        if ref not in fields:
+            rep.error(pos, "unknown-field", did_you_mean(ref, fields), id=ref, record=name)
+
+    state(life.at("initial"), life.initial)
+    edges: dict[str, set[str]] = {s: set() for s in states}
+    seen: set[tuple[str, str]] = set()
+    for t in life.transitions:
+        ok_to = state(t.at("to"), t.to)
+        for i, src in enumerate(t.from_):
+            if state(t.at("from_", i), src) and ok_to:
+                edges[src].add(t.to)
+            if (t.trigger, src) in seen:
+                rep.error(t.at("trigger"), "duplicate-transition", trigger=t.trigger, state=src)
+            seen.add((t.trigger, src))
+            if src in states and states[src].terminal:
+                rep.warning(t.at("from_", i), "terminal-has-exit", id=src, trigger=t.trigger)
+        for i, ref in enumerate(t.requires):
+            field(t.at("requires", i), ref)
+        for cond in t.conditions:
+            field(cond.at("field"), cond.field)
+            needs_value = cond.op != "present"
+            if needs_value != (cond.value is not None) or (cond.op == "in") != isinstance(
+                    cond.value, tuple):
+                rep.error(cond.pos, "condition-value", op=cond.op,
+                          need=_value_need(cond.op))
+    for fd in life.fields:
+        if fd.type == "enum" and not fd.choices:
+            rep.error(fd.pos, "enum-needs-choices", id=fd.name)
+    if life.initial in states:
+        reached = _reachable(life.initial, edges)
+        for s in life.states:
+            if s.id not in reached:
+                rep.error(s.pos, "state-unreachable", id=s.id, initial=life.initial)
+    for s in life.states:
+        if not s.terminal and not edges.get(s.id):
+            rep.error(s.pos, "state-dead-end", id=s.id)
+    if not any(s.terminal for s in life.states):
+        rep.error(life.at("states"), "no-terminal", lifecycle=name)
+    _check_timers(ctx, name, life, states)
+
+
+def _value_need(op: str) -> str:
+    if op == "present":
+        return "不需要 value / takes no value"
+    if op == "in":
+        return "需要一个取值列表 value / needs a list value"
+    return "需要 value / needs a value"
+
+
+def _check_timers(ctx: Context, name: str, life: Lifecycle, states: dict) -> None:
+    triggers: dict[str, set[str]] = {}
+    for t in life.transitions:
+        triggers.setdefault(t.trigger, set()).update(t.from_)
+    for timer in life.timers:
+        if timer.state not in states:
+            ctx.report.error(timer.at("state"), "unknown-state",
+                             did_you_mean(timer.state, states), id=timer.state, lifecycle=name)
+        if timer.action == "fire" and timer.trigger is None:
+            ctx.report.error(timer.pos, "timer-needs-trigger", id=timer.id)
+        if timer.trigger is not None:
+            if timer.trigger not in triggers:
+                ctx.report.error(timer.at("trigger"), "unknown-trigger",
+                                 did_you_mean(timer.trigger, triggers), id=timer.trigger,
+                                 lifecycle=name)
+            elif timer.state not in triggers[timer.trigger]:
+                ctx.report.error(timer.at("trigger"), "timer-trigger", id=timer.id,
+                                 trigger=timer.trigger, state=timer.state)
+        if timer.source is None and timer.assumption is None:
+            ctx.report.warning(timer.pos, "timer-unsourced", id=timer.id)
+
+
+def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+# --- templates --------------------------------------------------------------------------------
+def _check_templates(ctx: Context) -> None:
+    c = ctx.campaign
+    for kind, path in c.templates.items():
+        candidates = [ctx.file.parent / path] + [d / path for d in ctx.template_dirs]
+        if not any(p.is_file() for p in candidates):
+            ctx.report.error(c.at(f"templates.{kind}") if f"templates.{kind}" in c.spans
+                             else c.at("templates"), "unknown-template", path=path)
+
+
+RULES: tuple[Callable[[Context], None], ...] = (
+    _check_identity, _check_duplicate_ids, _check_body_refs, _check_phase_refs, _check_windows,
+    _check_deadlines, _check_reports, _check_tasks, _check_returns, _check_lifecycles,
+    _check_templates,
+)
+
+__all__ = ["Context", "RULES", "Selector", "check_campaign"]
