@@ -22,7 +22,8 @@ def to_mermaid(life: Lifecycle) -> str:
         if s.terminal:
             lines.append(f"    {_safe(s.id)} --> [*]")
     for timer in life.timers:
-        lines.append(f"    note right of {_safe(timer.state)}: 超过{timer.after_days}天 → {timer.action}")
+        note = f"超过{timer.after_days}天 → {timer.action}"
+        lines.append(f"    note right of {_safe(timer.state)}: {note}")
     return "\n".join(lines)
 
 

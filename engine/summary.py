@@ -173,8 +173,7 @@ def render_text(data: dict[str, Any]) -> str:
     sections.append(("报送事项", [line for r in data["reports"] for line in _report_lines(r)]))
     if data["targets"]:
         sections.append(("量化目标", [
-            f"　{t['title']}：{t['value']:g}{'%' if t['unit'] == 'percent' else ''}〔{t['source']}〕"
-            for t in data["targets"]]))
+            f"　{t['title']}：{t['value']:g}{_unit(t)}〔{t['source']}〕" for t in data["targets"]]))
     if data["assumptions"]:
         sections.append(("本地假定（通知未明确，由本文件确定）",
                          [f"　{a['where']}：{a['assumption']}" for a in data["assumptions"]]))
@@ -184,6 +183,10 @@ def render_text(data: dict[str, Any]) -> str:
     for i, (title, body) in enumerate(sections):
         lines += ["", f"{NUMERALS[i]}、{title}"] + (body or ["　（无）"])
     return "\n".join(lines)
+
+
+def _unit(target: dict[str, Any]) -> str:
+    return "%" if target["unit"] == "percent" else ""
 
 
 def _report_lines(r: dict[str, Any]) -> list[str]:

@@ -197,8 +197,7 @@ class _Converter:
             ok = ok and value is not INVALID
             values[fl.name] = value
         for key, fl in fields.items():
-            required = fl.default is dataclasses.MISSING and fl.default_factory is dataclasses.MISSING
-            if required and fl.name not in values:
+            if _required(fl) and fl.name not in values:
                 self.report.error(self.pos(node), "missing-key", key=key, owner=cls.__name__,
                                   where=path or "(root)")
                 ok = False
@@ -210,11 +209,12 @@ class _Converter:
     def check_bounds(self, node: yaml.Node, fl: dataclasses.Field[Any], value: Any,
                      where: str) -> Any:
         low, high = fl.metadata.get("minimum"), fl.metadata.get("maximum")
-        if isinstance(value, int) and not isinstance(value, bool):
-            if (low is not None and value < low) or (high is not None and value > high):
-                self.report.error(self.pos(node), "out-of-range", key=where, value=value,
-                                  low=low if low is not None else "-", high=high or "-")
-                return INVALID
+        too_low = low is not None and value < low
+        too_high = high is not None and value > high
+        if isinstance(value, int) and not isinstance(value, bool) and (too_low or too_high):
+            self.report.error(self.pos(node), "out-of-range", key=where, value=value,
+                              low=low if low is not None else "-", high=high or "-")
+            return INVALID
         return value
 
     # -- scalars -----------------------------------------------------------------------------
@@ -283,6 +283,10 @@ class _Converter:
             self.report.error(self.pos(node), code, key=path, value=raw)
             return INVALID
         return raw
+
+
+def _required(fl: dataclasses.Field[Any]) -> bool:
+    return fl.default is dataclasses.MISSING and fl.default_factory is dataclasses.MISSING
 
 
 def _distinctive_key(cls: type, others: list[type]) -> str:

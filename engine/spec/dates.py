@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from engine.spec.model import (
-    Campaign, Due, EndOfMonth, OnDate, Phase, Recurring, Relative, Report,
+    Campaign,
+    Due,
+    EndOfMonth,
+    OnDate,
+    Phase,
+    Recurring,
+    Relative,
+    Report,
 )
 
 
@@ -98,11 +105,11 @@ def _anchor_day(campaign: Campaign, due: Relative, chain: tuple[str, ...]) -> da
         return phase.window.start if anchor.edge == "start" else phase.window.end
     if anchor.report is not None:
         if anchor.report in chain:
-            raise DateError(f"cycle through {' -> '.join(chain + (anchor.report,))}")
+            raise DateError(f"cycle through {' -> '.join((*chain, anchor.report))}")
         other = next((r for r in campaign.reports if r.id == anchor.report), None)
         if other is None:
             raise DateError(f"unknown report {anchor.report!r}")
-        days = _resolve(campaign, other.due, chain + (anchor.report,))
+        days = _resolve(campaign, other.due, (*chain, anchor.report))
         if len(days) != 1:
             raise DateError(f"report {anchor.report!r} is recurring")
         return days[0].due

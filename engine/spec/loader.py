@@ -117,7 +117,7 @@ class _Loader:
         regs = self.with_requirements(campaign, "registries", path)
         index = check_registries(regs, self.report)
         check_campaign(Context(campaign, index, self.report, path, known,
-                               self.template_dirs + (path.parent.parent / "templates",)))
+                               (*self.template_dirs, path.parent.parent / "templates")))
         if len(self.report.errors) > before:
             return None
         return Definition(campaign, index, path, source.text)
@@ -137,9 +137,8 @@ def check_registries(regs: Sequence[BodyRegistry], report: Report) -> BodyIndex:
         if body.parent is not None and body.parent not in index:
             report.error(body.at("parent"), "unknown-body",
                          did_you_mean(body.parent, index.bodies), id=body.parent)
-        elif body.parent is not None and body.id in index.ancestors(body.parent):
-            report.error(body.at("parent"), "parent-cycle", id=body.id)
-        elif body.parent == body.id:
+        elif body.parent == body.id or (
+                body.parent is not None and body.id in index.ancestors(body.parent)):
             report.error(body.at("parent"), "parent-cycle", id=body.id)
     return index
 

@@ -18,7 +18,15 @@ from engine.spec.dates import DateError, all_phases, deadlines
 from engine.spec.diagnostics import Pos, Report, did_you_mean
 from engine.spec.fields import RECORD_FIELDS
 from engine.spec.model import (
-    Anchor, BodySet, Campaign, Lifecycle, Node, Recurring, Relative, Selector, Window,
+    Anchor,
+    BodySet,
+    Campaign,
+    Lifecycle,
+    Node,
+    Recurring,
+    Relative,
+    Selector,
+    Window,
 )
 
 
@@ -403,4 +411,4 @@ RULES: tuple[Callable[[Context], None], ...] = (
     _check_templates,
 )
 
-__all__ = ["Context", "RULES", "Selector", "check_campaign"]
+__all__ = ["RULES", "Context", "Selector", "check_campaign"]
