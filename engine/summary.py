@@ -132,8 +132,11 @@ def _span(start: str | None, end: str | None) -> str:
 
 def _owners(task: dict[str, Any]) -> str:
     parts = []
-    if task["owner"]:
-        parts.append(f"牵头：{task['owner']['label']}")
+    owner = task["owner"]
+    if owner and len(owner["bodies"]) == 1:
+        parts.append(f"牵头：{owner['label']}")
+    elif owner:  # a group: each body does its own part
+        parts.append(f"责任单位：{owner['label']}")
     if task["shared_owners"]:
         parts.append("分别负责：" + "、".join(s["label"] for s in task["shared_owners"]))
     if task["partners"]:

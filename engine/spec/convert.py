@@ -26,8 +26,6 @@ from engine.spec.yamlread import pos_of
 INVALID: Any = type("Invalid", (), {"__repr__": lambda self: "<invalid>"})()
 """Stands for a value that failed to convert; the error has already been reported."""
 
-_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
-
 T = typing.TypeVar("T")
 
 
@@ -78,6 +76,9 @@ class _Converter:
         self.file = file
         self.report = report
         self.spans: dict[str, Pos] = {}
+        # One constructor per document: PyYAML caches every constructed node in it, so a
+        # shared one would keep every file ever validated alive in a long-running process.
+        self.constructor = yaml.SafeLoader("")
 
     def pos(self, node: yaml.Node) -> Pos:
         return pos_of(self.file, node)
@@ -209,9 +210,11 @@ class _Converter:
     def check_bounds(self, node: yaml.Node, fl: dataclasses.Field[Any], value: Any,
                      where: str) -> Any:
         low, high = fl.metadata.get("minimum"), fl.metadata.get("maximum")
+        if not isinstance(value, int) or isinstance(value, bool):
+            return value
         too_low = low is not None and value < low
         too_high = high is not None and value > high
-        if isinstance(value, int) and not isinstance(value, bool) and (too_low or too_high):
+        if too_low or too_high:
             self.report.error(self.pos(node), "out-of-range", key=where, value=value,
                               low=low if low is not None else "-", high=high or "-")
             return INVALID
@@ -221,9 +224,13 @@ class _Converter:
     def scalar(self, node: yaml.Node, tp: Any, path: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return self.type_error(node, path, tp)
+        if node.tag.endswith(":value"):  # a lone "=" is text, not PyYAML's "value" key
+            return self.as_text(node, node.value, tp, path) if tp is not m.AnyScalar \
+                else node.value
         try:
-            raw = _SCALAR_CONSTRUCTOR.construct_object(node)
+            raw = self.constructor.construct_object(node)
         except (ValueError, TypeError, OverflowError, yaml.YAMLError) as exc:
+            self.constructor.constructed_objects.pop(node, None)
             if node.tag.endswith(":timestamp"):
                 self.report.error(self.pos(node), "bad-date", key=path, value=node.value,
                                   reason=str(exc))
@@ -259,14 +266,19 @@ class _Converter:
                               reason="a date has no time of day")
             return INVALID
         if isinstance(raw, date):
+            if not m.FIRST_YEAR <= raw.year <= m.LAST_YEAR:
+                self.report.error(self.pos(node), "bad-date", key=path, value=node.value,
+                                  reason=f"year outside {m.FIRST_YEAR}-{m.LAST_YEAR}")
+                return INVALID
             return raw
         if isinstance(raw, str):
             try:
-                return date.fromisoformat(raw.strip())
+                parsed = date.fromisoformat(raw.strip())
             except ValueError as exc:
                 self.report.error(self.pos(node), "bad-date", key=path, value=raw,
                                   reason=str(exc))
                 return INVALID
+            return self.as_date(node, parsed, path)
         return self.type_error(node, path, date)
 
     def as_text(self, node: yaml.ScalarNode, raw: Any, tp: Any, path: str) -> Any:

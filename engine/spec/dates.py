@@ -28,6 +28,10 @@ class DateError(ValueError):
     as located errors before anything downstream asks."""
 
 
+class DateCycle(DateError):
+    """Reports due relative to each other in a circle: none of them has a date."""
+
+
 @dataclass(frozen=True, slots=True)
 class Deadline:
     """One concrete due day; ``period`` names what a recurring report covers (``2017-09``)."""
@@ -105,7 +109,7 @@ def _anchor_day(campaign: Campaign, due: Relative, chain: tuple[str, ...]) -> da
         return phase.window.start if anchor.edge == "start" else phase.window.end
     if anchor.report is not None:
         if anchor.report in chain:
-            raise DateError(f"cycle through {' -> '.join((*chain, anchor.report))}")
+            raise DateCycle(f"cycle through {' -> '.join((*chain, anchor.report))}")
         other = next((r for r in campaign.reports if r.id == anchor.report), None)
         if other is None:
             raise DateError(f"unknown report {anchor.report!r}")

@@ -105,8 +105,8 @@ class Report:
         if code not in MESSAGES:  # a programming error, caught by the catalogue test
             raise KeyError(f"no message for diagnostic code {code!r}")
         hint_code, hint_args = hint if hint else (None, {})
-        self.items.append(Diagnostic(pos, severity, code, tuple(args.items()), hint_code,
-                                     tuple(hint_args.items())))
+        self.items.append(Diagnostic(pos, severity, code, _frozen(args), hint_code,
+                                     _frozen(hint_args)))
 
     def extend(self, other: Iterable[Diagnostic]) -> None:
         self.items.extend(other)
@@ -128,6 +128,12 @@ class Report:
                 seen.add(key)
                 out.append(d)
         return out
+
+
+def _frozen(args: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Arguments as hashable pairs, so diagnostics can be de-duplicated (lists become tuples)."""
+    return tuple((k, tuple(v) if isinstance(v, (list, set, frozenset)) else v)
+                 for k, v in args.items())
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> tuple[str, dict[str, Any]] | None:

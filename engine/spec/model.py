@@ -37,10 +37,13 @@ class AnyScalar:
     """Marker type: any YAML scalar (text, number, boolean or date)."""
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+"""Dates outside these years are typing mistakes, and would overflow date arithmetic."""
+
 PATTERNS: dict[object, str] = {
     Id: r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
     Ref: r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
-    Month: r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+    Month: r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$",
     Division: r"^[0-9]{6}$",
 }
 
@@ -220,7 +223,7 @@ class Relative(Node):
     """Due a number of days before or after an anchor."""
 
     relative_to: Anchor = f("基准")
-    offset_days: int = f("相对基准的天数，负数表示之前")
+    offset_days: int = f("相对基准的天数，负数表示之前", minimum=-3660, maximum=3660)
     wording: str | None = f("通知原文表述", default=None)
     assumption: str | None = f("本地假定的理由", default=None)
 
@@ -382,6 +385,7 @@ class State(Node):
     id: Id = f("状态标识")
     name: str = f("状态中文名称")
     terminal: bool = f("是否为终止状态", default=False)
+    assumption: str | None = f("通知未提及、由本文件增设该状态时，写明理由", default=None)
 
 
 @model
@@ -402,6 +406,7 @@ class Transition(Node):
     to: Ref = f("目标状态")
     requires: tuple[Ref, ...] = f("必须已填写的字段（缺一不可）", factory=tuple)
     conditions: tuple[Condition, ...] = f("其他条件", factory=tuple)
+    assumption: str | None = f("通知未规定、由本文件确定该动作或其条件时，写明理由", default=None)
     source: Citation | None = f("出处段落", default=None)
 
 
@@ -457,7 +462,7 @@ class Campaign(Node):
     doc_number: str | None = f("文号，如 办字〔2017〕165号", default=None)
     issuer: tuple[Ref, ...] = f("发文机关（联合发文时列出全部）", one_or_many=True)
     issued: date | Dated = f("印发日期")
-    published: date | None = f("公开发布日期", default=None)
+    published: date | Dated | None = f("公开发布日期", default=None)
     timezone: str = f("时区", default="Asia/Shanghai")
     registries: tuple[str, ...] = f("使用的单位名录文件（相对本文件的路径）", one_or_many=True)
     implements: tuple[Ref, ...] = f("本方案贯彻落实的上级方案标识", factory=tuple, one_or_many=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.spec.bodies import BodyIndex, is_name_only
-from engine.spec.dates import DateError, all_phases, deadlines
+from engine.spec.dates import DateCycle, DateError, all_phases, deadlines
 from engine.spec.diagnostics import Pos, Report, did_you_mean
 from engine.spec.fields import RECORD_FIELDS
 from engine.spec.model import (
@@ -52,7 +52,7 @@ def _check_identity(ctx: Context) -> None:
         ctx.report.error(c.at("id"), "campaign-id-mismatch", id=c.id, stem=ctx.file.stem)
     try:
         zoneinfo.ZoneInfo(c.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory
         ctx.report.error(c.at("timezone"), "bad-timezone", tz=c.timezone)
     for i, parent in enumerate(c.implements):
         if parent not in ctx.known_campaigns and not (ctx.file.parent / f"{parent}.yaml").is_file():
@@ -206,8 +206,10 @@ def _check_deadlines(ctx: Context) -> None:
             continue
         try:
             days = deadlines(c, r)
-        except DateError:
+        except DateCycle:
             ctx.report.error(r.at("due"), "relative-cycle", id=r.id)
+            continue
+        except DateError:  # a broken anchor further down the chain, reported where it is
             continue
         for d in days:
             if not (c.period.start <= d.due <= c.period.end):

@@ -23,7 +23,7 @@ MAX_DEPTH = 64
 
 STANDARD_TAGS = frozenset(
     "tag:yaml.org,2002:" + t
-    for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+    for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq", "value")
 )
 
 
@@ -58,7 +58,8 @@ def read_source(path: Path, report: Report, display: str | None = None) -> Sourc
         report.error(Pos(name, line, 1), "not-utf8", offset=exc.start)
         return None
     if "\x00" in text:
-        report.error(pos, "not-utf8", offset=text.index("\x00"))
+        at = text.index("\x00")
+        report.error(_pos_at(name, text, at), "not-utf8", offset=len(text[:at].encode()))
         return None
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
@@ -77,7 +78,11 @@ def compose(source: Source, report: Report) -> yaml.Node | None:
         pos = Pos(source.name, mark.line + 1, mark.column + 1) if mark else Pos(source.name, 1, 1)
         report.error(pos, "yaml-syntax", problem=exc.problem or str(exc))
         return None
-    except yaml.YAMLError as exc:  # pragma: no cover - reader errors without a mark
+    except yaml.reader.ReaderError as exc:  # a control character: located by position only
+        report.error(_pos_at(source.name, source.text, exc.position), "yaml-syntax",
+                     problem=f"不可打印字符 / non-printable character {exc.character!r}")
+        return None
+    except yaml.YAMLError as exc:  # pragma: no cover - every other error carries a mark
         report.error(Pos(source.name, 1, 1), "yaml-syntax", problem=str(exc))
         return None
     except RecursionError:
@@ -94,6 +99,12 @@ def compose(source: Source, report: Report) -> yaml.Node | None:
     if not _within_limits(source.name, root, report):
         return None
     return root
+
+
+def _pos_at(name: str, text: str, index: int) -> Pos:
+    """Line and column of character ``index`` of ``text``."""
+    before = text[:index]
+    return Pos(name, before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
 
 
 def pos_of(name: str, node: yaml.Node) -> Pos:
