@@ -25,8 +25,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge,
     "lt": operator.lt, "le": operator.le,
 }
-_OP_WORDS = {"eq": "等于", "ne": "不等于", "gt": "大于", "ge": "不小于", "lt": "小于", "le": "不大于",
-             "in": "属于", "present": "已填写"}
+_OP_WORDS = {"eq": "等于", "ne": "不等于", "gt": "大于", "ge": "不小于", "lt": "小于",
+             "le": "不大于", "in": "属于", "present": "已填写"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,77 @@
+"""Connecting to the store: which database, how it is tuned, and that its schema is current.
+
+The embedded default is an SQLite file (``./campaign.db``); a shared deployment gives a
+PostgreSQL URL through ``--db`` or ``CAMPAIGN_DB``. Credentials come from the URL or the
+environment and are never shown: :func:`safe_url` is the only way a URL is printed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+
+from engine.store import migrate
+
+DEFAULT_URL = "sqlite:///campaign.db"
+ENV = "CAMPAIGN_DB"
+
+
+class StoreError(Exception):
+    """A database that cannot be used, with a message for the operator."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    return url or os.environ.get(ENV) or DEFAULT_URL
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as nothing
+        return "<unparsable database URL>"
+
+
+@dataclass(frozen=True)
+class Store:
+    engine: Engine
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the daily tick
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")  # a second runner waits instead of failing
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def connect(url: str | None = None, *, upgrade: bool = True) -> Store:
+    """Open the store; a fresh database gets the newest schema, an old one is upgraded."""
+    resolved = resolve_url(url)
+    try:
+        engine = create_engine(resolved, future=True)
+    except Exception as exc:  # bad URL or missing driver
+        raise StoreError(f"无法使用数据库 {safe_url(resolved)}：{exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        if upgrade:
+            migrate.upgrade(engine)
+        elif migrate.current(engine) != migrate.head():
+            raise StoreError(f"数据库结构版本为 {migrate.current(engine)}，需要 {migrate.head()}："
+                             "请运行 campaign db upgrade")
+    except StoreError:
+        raise
+    except Exception as exc:  # unreachable server, permissions, locked file
+        message = str(exc).replace(resolved, safe_url(resolved)).splitlines()[0]
+        raise StoreError(f"无法连接数据库 {safe_url(resolved)}：{message}") from None
+    return Store(engine, resolved)

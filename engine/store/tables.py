@@ -1,0 +1,170 @@
+"""The database schema, as SQLAlchemy Core tables (the same for SQLite and PostgreSQL).
+
+Rows are storage, not domain objects: the repositories convert them to plain values. Built-in
+lead and case fields get typed columns (so statistics returns and filters are plain SQL over
+indexes); fields a campaign adds live in the ``extra`` JSON column. The schema is versioned by
+Alembic (``engine/store/migrations``); a test checks the migrations build exactly this.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+from engine.spec.fields import CASE_FIELDS, LEAD_FIELDS, RecordField
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+TS = DateTime(timezone=True)
+
+definitions = Table(
+    "definitions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source_path", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("loaded_at", TS, nullable=False),
+    Column("loaded_by", String(200), nullable=False),
+    UniqueConstraint("campaign_id", "version"),
+    UniqueConstraint("campaign_id", "sha256"),
+)
+
+bodies = Table(
+    "bodies", metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("parent_id", String(100)),
+    Column("division", String(6), index=True),
+    Column("registry", String(100), nullable=False),
+)
+
+
+def _column(fl: RecordField) -> Column:
+    kinds: dict[str, TypeEngine] = {
+        "string": String(500), "text": Text(), "integer": Integer(), "decimal": Numeric(18, 4),
+        "boolean": Boolean(), "date": Date(), "division": String(6), "enum": String(40),
+    }
+    return Column(fl.name, kinds[fl.type])
+
+
+def _record_table(name: str, fields: dict[str, RecordField] | object) -> Table:
+    own = [_column(fl) for fl in fields.values()  # type: ignore[attr-defined]
+           if fl.name not in ("summary",)]
+    return Table(
+        name, metadata,
+        Column("id", Integer, primary_key=True),
+        Column("campaign_id", String(100), nullable=False),
+        Column("definition_id", ForeignKey("definitions.id"), nullable=False),
+        Column("natural_key", String(200), nullable=False),
+        Column("external_id", String(100)),
+        Column("state", String(60), nullable=False),
+        Column("body_id", String(100)),
+        *own,
+        Column("summary", Text),
+        Column("extra", JSON, nullable=False, default=dict),
+        Column("state_since", TS, nullable=False),
+        Column("created_at", TS, nullable=False),
+        Column("updated_at", TS, nullable=False),
+        Column("row_version", Integer, nullable=False, default=1),
+        UniqueConstraint("campaign_id", "natural_key"),
+        Index(f"ix_{name}_campaign_state", "campaign_id", "state", "state_since"),
+        Index(f"ix_{name}_campaign_body", "campaign_id", "body_id"),
+    )
+
+
+leads = _record_table("leads", LEAD_FIELDS)
+cases = _record_table("cases", CASE_FIELDS)
+cases.append_column(Column("source_lead", ForeignKey("leads.id")))
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("occurred_at", TS, nullable=False),
+    Column("campaign_id", String(100), nullable=False),
+    Column("record_kind", String(20), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("trigger", String(60), nullable=False),
+    Column("from_state", String(60)),
+    Column("to_state", String(60)),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+    Column("definition_id", ForeignKey("definitions.id")),
+    Column("data", JSON),
+    CheckConstraint("length(actor) > 0", name="actor_named"),
+    Index("ix_events_record", "record_kind", "record_id", "id"),
+)
+
+obligations = Table(
+    "obligations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", String(100), nullable=False),
+    Column("definition_id", ForeignKey("definitions.id"), nullable=False),
+    Column("report_id", String(100), nullable=False),
+    Column("body_id", String(100), nullable=False),
+    Column("period", String(20), nullable=False, default=""),
+    Column("due_on", Date, nullable=False),
+    Column("quota", Integer),
+    Column("status", String(20), nullable=False, default="open"),
+    Column("fulfilled_at", TS),
+    UniqueConstraint("campaign_id", "report_id", "body_id", "period"),
+    Index("ix_obligations_status_due", "status", "due_on"),
+)
+
+submissions = Table(
+    "submissions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("obligation_id", ForeignKey("obligations.id"), nullable=False, index=True),
+    Column("submitted_at", TS, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("file_name", String(500)),
+    Column("file_sha256", String(64)),
+    Column("item_count", Integer),
+    Column("note", Text),
+)
+
+letters = Table(
+    "letters", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("campaign_id", String(100), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("recipient_id", String(100), nullable=False),
+    Column("obligation_id", ForeignKey("obligations.id")),
+    Column("record_kind", String(20)),
+    Column("record_id", Integer),
+    Column("step", Integer, nullable=False, default=0),
+    Column("planned_for", Date, nullable=False),
+    Column("status", String(20), nullable=False, default="planned"),
+    Column("body", Text),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+    Index("ix_letters_status_planned", "status", "planned_for"),
+)
+
+RECORD_TABLES = {"lead": leads, "case": cases}
