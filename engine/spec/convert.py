@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 import types
 import typing
@@ -224,11 +225,10 @@ class _Converter:
     def scalar(self, node: yaml.Node, tp: Any, path: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return self.type_error(node, path, tp)
-        if node.tag.endswith(":value"):  # a lone "=" is text, not PyYAML's "value" key
-            return self.as_text(node, node.value, tp, path) if tp is not m.AnyScalar \
-                else node.value
         try:
-            raw = self.constructor.construct_object(node)
+            # a lone "=" is text, not PyYAML's "value" key; it then meets the usual type checks
+            raw = node.value if node.tag.endswith(":value") else \
+                self.constructor.construct_object(node)
         except (ValueError, TypeError, OverflowError, yaml.YAMLError) as exc:
             self.constructor.constructed_objects.pop(node, None)
             if node.tag.endswith(":timestamp"):
@@ -256,7 +256,8 @@ class _Converter:
             ok = isinstance(raw, int) and not isinstance(raw, bool)
             return raw if ok else self.type_error(node, path, tp)
         if tp is float:
-            ok = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+            ok = isinstance(raw, (int, float)) and not isinstance(raw, bool) \
+                and math.isfinite(raw)
             return float(raw) if ok else self.type_error(node, path, tp)
         return self.as_text(node, raw, tp, path)
 

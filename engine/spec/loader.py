@@ -19,7 +19,7 @@ from engine.spec.convert import convert_document
 from engine.spec.diagnostics import Pos, Report, did_you_mean
 from engine.spec.model import BodyRegistry, Campaign
 from engine.spec.rules import Context, check_campaign
-from engine.spec.yamlread import Source, compose, read_source
+from engine.spec.yamlread import Source, compose, is_file, read_source
 
 
 class DefinitionError(Exception):
@@ -96,7 +96,7 @@ class _Loader:
             node, field_name, base = todo.pop(0)
             for i, rel in enumerate(getattr(node, field_name)):
                 reg_path = base.parent / rel
-                if not reg_path.is_file():
+                if not is_file(reg_path):
                     self.report.error(node.at(field_name, i), "registry-missing", path=rel)
                     continue
                 key = reg_path.resolve()

@@ -21,6 +21,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "mappings are accepted"),
     "too-many-nodes": ("文件展开后的节点超过 {limit} 个（可能滥用了锚点和别名）",
                        "the file expands to more than {limit} nodes (anchors and aliases misused?)"),
+    "control-character": ("文件中有不可见的控制字符（{code}），多为从其他软件复制时带入；请删除",
+                          "the file contains an invisible control character ({code}), usually "
+                          "pasted from another program; delete it"),
+    "merge-key": ("不支持 YAML 合并键“<<”；请把要复用的内容直接写出",
+                  "YAML merge keys ('<<') are not supported; write the content out"),
     "too-deep": ("嵌套层级超过 {limit} 层", "nesting deeper than {limit} levels"),
     "recursive-alias": ("别名引用了自身，形成循环", "an alias refers to itself"),
     # shape

@@ -28,6 +28,7 @@ from engine.spec.model import (
     Selector,
     Window,
 )
+from engine.spec.yamlread import is_file
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _check_identity(ctx: Context) -> None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory
         ctx.report.error(c.at("timezone"), "bad-timezone", tz=c.timezone)
     for i, parent in enumerate(c.implements):
-        if parent not in ctx.known_campaigns and not (ctx.file.parent / f"{parent}.yaml").is_file():
+        if parent not in ctx.known_campaigns and not is_file(ctx.file.parent / f"{parent}.yaml"):
             ctx.report.warning(c.at("implements", i), "unknown-campaign",
                                did_you_mean(parent, ctx.known_campaigns), id=parent)
 
@@ -402,7 +403,7 @@ def _check_templates(ctx: Context) -> None:
     c = ctx.campaign
     for kind, path in c.templates.items():
         candidates = [ctx.file.parent / path] + [d / path for d in ctx.template_dirs]
-        if not any(p.is_file() for p in candidates):
+        if not any(is_file(p) for p in candidates):
             ctx.report.error(c.at(f"templates.{kind}") if f"templates.{kind}" in c.spans
                              else c.at("templates"), "unknown-template", path=path)
 

@@ -35,6 +35,15 @@ class Source:
     text: str
 
 
+def is_file(path: Path) -> bool:
+    """``Path.is_file`` for names taken from a definition: an over-long or otherwise impossible
+    name is simply not a file (``is_file`` itself raises on ENAMETOOLONG)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read_source(path: Path, report: Report, display: str | None = None) -> Source | None:
     """The decoded text of ``path``, or None after reporting why it cannot be read."""
     name = display or str(path)
@@ -59,7 +68,7 @@ def read_source(path: Path, report: Report, display: str | None = None) -> Sourc
         return None
     if "\x00" in text:
         at = text.index("\x00")
-        report.error(_pos_at(name, text, at), "not-utf8", offset=len(text[:at].encode()))
+        report.error(_pos_at(name, text, at), "control-character", code="U+0000")
         return None
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
@@ -79,8 +88,9 @@ def compose(source: Source, report: Report) -> yaml.Node | None:
         report.error(pos, "yaml-syntax", problem=exc.problem or str(exc))
         return None
     except yaml.reader.ReaderError as exc:  # a control character: located by position only
-        report.error(_pos_at(source.name, source.text, exc.position), "yaml-syntax",
-                     problem=f"不可打印字符 / non-printable character {exc.character!r}")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        report.error(_pos_at(source.name, source.text, exc.position), "control-character",
+                     code=f"U+{code:04X}")
         return None
     except yaml.YAMLError as exc:  # pragma: no cover - every other error carries a mark
         report.error(Pos(source.name, 1, 1), "yaml-syntax", problem=str(exc))
@@ -124,6 +134,9 @@ def _within_limits(name: str, root: yaml.Node, report: Report) -> bool:
             return False
         if depth > MAX_DEPTH:
             report.error(pos_of(name, node), "too-deep", limit=MAX_DEPTH)
+            return False
+        if node.tag == "tag:yaml.org,2002:merge":
+            report.error(pos_of(name, node), "merge-key")
             return False
         if node.tag not in STANDARD_TAGS:
             report.error(pos_of(name, node), "unsafe-tag", tag=node.tag)
