@@ -1,0 +1,210 @@
+"""Spreadsheets staff fill in, turned into validated typed lead and case rows; and exports.
+
+Pure: nothing here touches the database. The store takes the :class:`Accepted` rows an
+:class:`Intake` yields and inserts them in one transaction, keyed by ``natural_key``; the
+:class:`Rejected` rows go back to staff through :func:`write_rejects`. Nothing prints: the CLI
+passes ``on_progress`` and draws its own progress bar.
+
+Typical use::
+
+    with Intake("leads.xlsx", "lead", extra_fields=campaign.lifecycles.lead.fields) as intake:
+        for result in intake:
+            ...  # Accepted -> store, Rejected -> collect
+        intake.encoding, intake.warnings
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from engine.intake.export import neutralise, record_table, write_csv, write_rejects, write_xlsx
+from engine.intake.headers import (
+    HeaderMap,
+    RecordKind,
+    apply_override,
+    default_mapping,
+    load_override,
+    normalise_header,
+)
+from engine.intake.readers import DEFAULT_MAX_BYTES, IntakeError, Table, iter_rows, open_table
+from engine.intake.rows import (
+    IDENTITY,
+    Accepted,
+    Problem,
+    Rejected,
+    RowParser,
+    natural_key,
+    parse_row,
+)
+from engine.spec.model import FieldDef
+
+ProgressCallback = Callable[[int, float | None], None]
+"""Called with (rows read so far, fraction of the file read or None if unknown)."""
+
+
+class Intake:
+    """One file being imported: iterate it for :class:`Accepted` and :class:`Rejected` rows.
+
+    Opening reads only the header, so a wrong file (bad encoding, no identifying column, two
+    columns for one field) fails before the store starts its transaction. Rows stream; a row
+    whose ``natural_key`` repeats an earlier row of the same file is rejected, pointing at that
+    row, because the store would otherwise silently keep only one of them.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], kind: str, *,
+                 mapping: HeaderMap | None = None, extra_fields: Iterable[FieldDef] = (),
+                 override: str | os.PathLike[str] | Mapping[str, object] | None = None,
+                 sheet: str | None = None, header_row: int = 1,
+                 max_bytes: int = DEFAULT_MAX_BYTES, on_progress: ProgressCallback | None = None,
+                 progress_every: int = 1000, detect_duplicates: bool = True) -> None:
+        if mapping is None:
+            mapping = default_mapping(kind, extra_fields, override)
+        else:
+            mapping = mapping.for_kind(kind, extra_fields)
+            if override is not None:
+                table = override if isinstance(override, Mapping) else load_override(override)
+                mapping = apply_override(mapping, table)
+        self.parser = RowParser(mapping)
+        self.kind: RecordKind = self.parser.kind
+        self.table: Table = open_table(path, sheet=sheet, header_row=header_row,
+                                       max_bytes=max_bytes)
+        try:
+            self._check_identity_columns()
+        except BaseException:
+            self.table.close()
+            raise
+        self.on_progress, self.progress_every = on_progress, max(progress_every, 1)
+        self.detect_duplicates = detect_duplicates
+        self.accepted = self.rejected = 0
+
+    def _check_identity_columns(self) -> None:
+        """Refuse a file no row of which could be recognised, before reading its rows."""
+        present = {c.column.field.name for c in self.parser.plan(self.table.headers)}
+        identity, fields = IDENTITY[self.kind], self.parser.mapping.fields
+        if "external_id" in present or (identity and set(identity) <= present):
+            return
+        need = fields["external_id"].label
+        if identity:
+            need += f"，或同时有{'、'.join(fields[n].label for n in identity)}"
+        raise IntakeError("no-identity-columns",
+                          f"表中没有可识别记录的列：需要{need}；表头是否不在第 "
+                          f"{self.table.header_row} 行？",
+                          f"no column identifies the records: need {need}")
+
+    @property
+    def encoding(self) -> str | None:
+        """The CSV encoding actually used (``utf-8``, ``utf-8-sig``, ``gb18030``); None for XLSX."""
+        return self.table.encoding
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return self.table.headers
+
+    @property
+    def unknown_columns(self) -> list[str]:
+        return list(self.parser.unknown_columns)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Chinese notes for staff: ignored columns, data in columns without a header."""
+        return [*self.parser.warnings, *self.table.warnings]
+
+    def __iter__(self) -> Iterator[Accepted | Rejected]:
+        first_row: dict[str, int] = {}  # natural key -> first row; about 100 MB per 1M rows
+        key_column = self._key_column()
+        count = 0
+        try:
+            for number, raw in self.table.rows():
+                result = self.parser.parse(number, raw)
+                if isinstance(result, Accepted) and self.detect_duplicates:
+                    earlier = first_row.setdefault(result.natural_key, number)
+                    if earlier != number:
+                        reason = f"与第 {earlier} 行是同一条记录（{result.natural_key}）"
+                        if result.natural_key.startswith("h:"):
+                            reason = (f"与第 {earlier} 行是同一条记录"
+                                      "（权利人、商标、涉嫌侵权人相同）")
+                        result = Rejected(self.kind, number, (Problem(key_column, reason),))
+                if isinstance(result, Accepted):
+                    self.accepted += 1
+                else:
+                    self.rejected += 1
+                count += 1
+                if self.on_progress is not None and count % self.progress_every == 0:
+                    self.on_progress(count, self.table.fraction())
+                yield result
+            if self.on_progress is not None:
+                self.on_progress(count, 1.0)
+        finally:
+            self.table.close()
+
+    def _key_column(self) -> str:
+        names = ("external_id", *IDENTITY[self.kind])
+        for name in names:
+            for cell in self.parser.plan(self.table.headers):
+                if cell.column.field.name == name:
+                    return cell.header
+        return self.parser.mapping.fields["external_id"].label
+
+    def close(self) -> None:
+        self.table.close()
+
+    def __enter__(self) -> Intake:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+@dataclass
+class IntakeResult:
+    """A whole file read into memory: for previews, tests and files of modest size."""
+
+    kind: RecordKind
+    encoding: str | None
+    accepted: list[Accepted] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+
+
+def read_file(path: str | os.PathLike[str], kind: str, **options: object) -> IntakeResult:
+    """Read all of ``path``; ``options`` are those of :class:`Intake`."""
+    with Intake(path, kind, **options) as intake:  # type: ignore[arg-type]
+        result = IntakeResult(intake.kind, intake.encoding)
+        for row in intake:
+            (result.accepted if isinstance(row, Accepted) else result.rejected).append(row)
+        result.warnings, result.unknown_columns = intake.warnings, intake.unknown_columns
+    return result
+
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Accepted",
+    "HeaderMap",
+    "Intake",
+    "IntakeError",
+    "IntakeResult",
+    "Problem",
+    "ProgressCallback",
+    "RecordKind",
+    "Rejected",
+    "RowParser",
+    "apply_override",
+    "default_mapping",
+    "iter_rows",
+    "load_override",
+    "natural_key",
+    "neutralise",
+    "normalise_header",
+    "open_table",
+    "parse_row",
+    "read_file",
+    "record_table",
+    "write_csv",
+    "write_rejects",
+    "write_xlsx",
+]
