@@ -116,5 +116,14 @@ def graph(path: Path, lifecycle: str, fmt: str, lang: str) -> None:
     click.echo(to_mermaid(life) if fmt == "mermaid" else to_dot(life, lifecycle))
 
 
+def _register_record_commands() -> None:
+    from engine.commands.records import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_record_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

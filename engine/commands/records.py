@@ -1,0 +1,314 @@
+"""``campaign db|load|lead|case``: the store and the records, from the command line.
+
+A thin shell: each command opens the store, calls the library, and prints. ``lead`` and
+``case`` are one factory, so both record kinds always offer the same verbs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from itertools import tee
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import create_engine
+
+from engine.intake import (
+    Accepted,
+    Intake,
+    IntakeError,
+    Rejected,
+    RowParser,
+    default_mapping,
+    record_table,
+    write_csv,
+    write_rejects,
+    write_xlsx,
+)
+from engine.records.lifecycle import LifecycleMachine, Refused
+from engine.spec.bodies import BodyIndex
+from engine.spec.loader import Definition, validate_paths
+from engine.store import definitions, migrate, records
+from engine.store.db import Store, StoreError, connect, resolve_url, safe_url
+
+DB = click.option("--db", "db_url", envvar="CAMPAIGN_DB", default=None,
+                  help="Database URL (default sqlite:///campaign.db; env CAMPAIGN_DB).")
+ACTOR = click.option("--actor", required=True, help="Who does this (recorded in the audit trail).")
+KIND_WORDS = {"lead": "线索", "case": "案件"}
+
+
+def fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def open_store(db_url: str | None, *, upgrade: bool = True) -> Store:
+    try:
+        return connect(db_url, upgrade=upgrade)
+    except StoreError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+@click.group()
+def db() -> None:
+    """Database schema: create or upgrade it, and show where it stands."""
+
+
+@db.command("upgrade")
+@DB
+def db_upgrade(db_url: str | None) -> None:
+    """Bring the database to the newest schema (a fresh one is created)."""
+    try:
+        before, after = migrate.upgrade(create_engine(resolve_url(db_url)))
+    except Exception as exc:  # an unreachable server or unwritable file, said plainly
+        fail(f"无法升级数据库 {safe_url(resolve_url(db_url))}：{str(exc).splitlines()[0]}")
+        return
+    word = "已是最新" if before == after else f"{before or '（空库）'} → {after}"
+    click.echo(f"数据库 {safe_url(resolve_url(db_url))}：结构版本 {word}")
+
+
+@db.command("status")
+@DB
+def db_status(db_url: str | None) -> None:
+    """Show the database's schema version against the newest one."""
+    try:
+        now = migrate.current(create_engine(resolve_url(db_url)))
+    except Exception as exc:  # unreachable server
+        fail(f"无法连接数据库 {safe_url(resolve_url(db_url))}：{str(exc).splitlines()[0]}")
+        return
+    advice = "" if now == migrate.head() else "；请运行 campaign db upgrade"
+    click.echo(f"数据库 {safe_url(resolve_url(db_url))}：结构版本 {now or '（空库）'}"
+               f"（最新 {migrate.head()}）{advice}")
+
+
+@click.command("load")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@DB
+@click.option("--actor", default="campaign load", show_default=True)
+def load(paths: tuple[Path, ...], db_url: str | None, actor: str) -> None:
+    """Register campaign definitions (a changed file becomes a new version)."""
+    result = validate_paths(paths)
+    if not result.ok:
+        for d in result.report.sorted():
+            click.echo(d.format(), err=True)
+        fail("定义文件有错误，未载入")
+    store = open_store(db_url)
+    for definition in result.definitions:
+        reg = definitions.register(store, definition, actor=actor)
+        state = "已载入为新版本" if reg.created else "与已载入版本相同，未变化"
+        click.echo(f"{reg.campaign_id}：第 {reg.version} 版，{state}")
+
+
+def _definition(store: Store, campaign: str) -> tuple[int, Definition]:
+    try:
+        return definitions.latest(store, campaign)
+    except StoreError as exc:
+        fail(str(exc))
+        raise
+
+
+def _machine(definition: Definition, kind: str) -> LifecycleMachine:
+    life = getattr(definition.campaign.lifecycles, kind, None) \
+        if definition.campaign.lifecycles else None
+    if life is None:
+        fail(f"专项“{definition.campaign.id}”没有定义{KIND_WORDS[kind]}的生命周期")
+    return LifecycleMachine(life, kind)
+
+
+def _body_id(index: BodyIndex, text: Any) -> str | None:
+    if not text:
+        return None
+    text = str(text).strip()
+    if text in index:
+        return text
+    return next((b.id for b in index.bodies.values()
+                 if text in (b.name, b.short_name, *(f.name for f in b.former_names))), None)
+
+
+def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
+                 rejected: list[Rejected]) -> Iterator[records.NewRecord]:
+    for row in rows:
+        if isinstance(row, Rejected):
+            rejected.append(row)
+            continue
+        values = {k: v for k, v in row.values.items() if k not in ("external_id", "body")}
+        body = _body_id(index, row.values.get("body"))
+        external = row.values.get("external_id")
+        # Senders number their own records: two provinces may both have a lead "001".
+        key = f"{body or row.values.get('body') or '-'}/{row.natural_key}" if external \
+            else row.natural_key
+        yield records.NewRecord(key, values, external, body)
+
+
+def record_group(kind: str) -> click.Group:
+    word = KIND_WORDS[kind]
+
+    @click.group(name=kind, help=f"{word}记录：登记、导入、查询、导出、状态变更。")
+    def group() -> None:
+        pass
+
+    @group.command("import")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--campaign", required=True)
+    @click.option("--mapping", type=click.Path(path_type=Path), help="列名对照表（YAML）")
+    @click.option("--sheet", default=None, help="XLSX 工作表名（默认第一个）")
+    @click.option("--rejects", type=click.Path(path_type=Path), help="写出被拒行（CSV）")
+    @ACTOR
+    @DB
+    def import_(path: Path, campaign: str, mapping: Path | None, sheet: str | None,
+                rejects: Path | None, actor: str, db_url: str | None) -> None:
+        """Import a CSV or XLSX file: valid rows in one transaction, bad rows listed."""
+        store = open_store(db_url)
+        def_id, definition = _definition(store, campaign)
+        life = _machine(definition, kind).life
+        rejected: list[Rejected] = []
+        size = path.stat().st_size if path.is_file() else 0
+        with click.progressbar(length=max(size, 1), label=f"导入{word}", file=sys.stderr,
+                               show_pos=False) as bar:
+            last = [0.0]
+
+            def progress(_count: int, fraction: float | None) -> None:
+                if fraction is not None:
+                    bar.update(int(fraction * size) - int(last[0] * size))
+                    last[0] = fraction
+
+            try:
+                with Intake(path, kind, extra_fields=life.fields, override=mapping, sheet=sheet,
+                            on_progress=progress) as intake:
+                    done = records.insert_records(
+                        store, kind, campaign, def_id,
+                        _new_records(iter(intake), definition.bodies, rejected), actor=actor,
+                        initial_state=life.initial)
+                    notes = intake.warnings
+            except IntakeError as exc:
+                fail(str(exc))
+                return
+        for note in notes:
+            click.echo(f"提示：{note}", err=True)
+        for row in rejected:
+            for problem in row.problems:
+                click.echo(f"第 {row.row} 行，列“{problem.column}”：{problem.reason}", err=True)
+        if rejects is not None and rejected:
+            write_rejects(rejects, rejected)
+        where = f"（见 {rejects}）" if rejects and rejected else ""
+        click.echo(f"导入{word}：新增 {done.inserted} 条，已存在 {len(done.duplicates)} 条，"
+                   f"拒收 {len(rejected)} 行{where}")
+
+    @group.command("add")
+    @click.option("--campaign", required=True)
+    @click.option("--field", "-f", "pairs", multiple=True, metavar="列名=值",
+                  help="字段值，可用中文列名或字段名，可重复")
+    @ACTOR
+    @DB
+    def add(campaign: str, pairs: tuple[str, ...], actor: str, db_url: str | None) -> None:
+        """Register one record from name=value pairs (validated like an imported row)."""
+        store = open_store(db_url)
+        def_id, definition = _definition(store, campaign)
+        life = _machine(definition, kind).life
+        raw: dict[str, Any] = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            if not sep:
+                fail(f"“{pair}”应写作 列名=值")
+            raw[name.strip()] = value
+        parser = RowParser(default_mapping(kind, life.fields))
+        row = parser.parse(1, raw)
+        rejected: list[Rejected] = []
+        done = records.insert_records(store, kind, campaign, def_id,
+                                      _new_records(iter([row]), definition.bodies, rejected),
+                                      actor=actor, initial_state=life.initial)
+        if rejected:
+            fail("；".join(f"“{p.column}”：{p.reason}" for p in rejected[0].problems))
+        if done.duplicates:
+            fail(f"该{word}已登记（{done.duplicates[0]}）")
+        assert isinstance(row, Accepted)
+        click.echo(f"已登记{word}（识别码 {row.natural_key}）")
+
+    @group.command("list")
+    @click.option("--campaign")
+    @click.option("--state")
+    @click.option("--body")
+    @click.option("--limit", type=int)
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @DB
+    def list_(campaign: str | None, state: str | None, body: str | None, limit: int | None,
+              fmt: str, db_url: str | None) -> None:
+        """List records with filters."""
+        store = open_store(db_url)
+        for row in records.listing(store, kind, campaign=campaign, state=state, body=body,
+                                   limit=limit):
+            if fmt == "json":
+                click.echo(json.dumps(row, ensure_ascii=False, default=str))
+            else:
+                name = row.get("right_holder") or row.get("handling_body") or ""
+                click.echo(f"{row['id']}\t{row['campaign_id']}\t{row['state']}\t"
+                           f"{row['external_id'] or ''}\t{row['body_id'] or ''}\t{name}")
+
+    def fetch(store: Store, record_id: int) -> dict[str, Any]:
+        try:
+            return records.get(store, kind, record_id)
+        except records.RecordNotFound:
+            fail(f"没有编号为 {record_id} 的{word}")
+            raise
+
+    @group.command("show")
+    @click.argument("record_id", type=int)
+    @DB
+    def show(record_id: int, db_url: str | None) -> None:
+        """Show one record and its audit trail."""
+        store = open_store(db_url)
+        row = fetch(store, record_id)
+        click.echo(json.dumps({"record": row, "history": records.history(store, kind, record_id)},
+                              ensure_ascii=False, indent=2, default=str))
+
+    @group.command("move")
+    @click.argument("record_id", type=int)
+    @click.argument("trigger")
+    @ACTOR
+    @click.option("--reason", default=None)
+    @DB
+    def move(record_id: int, trigger: str, actor: str, reason: str | None,
+             db_url: str | None) -> None:
+        """Fire a lifecycle trigger; refused unless its guards hold."""
+        store = open_store(db_url)
+        row = fetch(store, record_id)
+        machine = _machine(definitions.by_id(store, row["definition_id"]), kind)
+        outcome = records.move(store, kind, record_id, trigger, machine, actor=actor,
+                               reason=reason)
+        if isinstance(outcome, Refused):
+            fail(outcome.message())
+        click.echo(f"{word} {record_id}：{outcome.source} → {outcome.dest}")
+
+    @group.command("export")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--campaign")
+    @click.option("--state")
+    @click.option("--body")
+    @DB
+    def export(path: Path, campaign: str | None, state: str | None, body: str | None,
+               db_url: str | None) -> None:
+        """Export records to CSV or XLSX (formula-safe), re-importable as is."""
+        store = open_store(db_url)
+        writer: Callable[..., Any] = write_xlsx if path.suffix.lower() == ".xlsx" else write_csv
+        listed = ({**r, **(r.get("extra") or {}), "body": r["body_id"]}
+                  for r in records.listing(store, kind, campaign=campaign, state=state, body=body))
+        for_states, for_table = tee(listed)
+        headers, table = record_table(default_mapping(kind), for_table)
+        count = [0]
+
+        def rows() -> Iterator[list[Any]]:
+            for record, row in zip(for_states, table, strict=True):
+                count[0] += 1
+                yield [record["id"], record["state"], *row]
+
+        writer(path, ["记录号", "状态", *headers], rows())
+        click.echo(f"已导出{word} {count[0]} 条到 {path}")
+
+    return group
+
+
+COMMANDS = [db, load, record_group("lead"), record_group("case")]
