@@ -77,6 +77,11 @@ def test_importing_1000_leads_with_50_bad_rows_keeps_950_and_names_each_bad_row(
     assert "新增 0 条" in again.output and "已存在 950 条" in again.output
     listing = run(loaded, "lead", "list", "--campaign", "sourcing_2017")
     assert len(listing.output.splitlines()) == 950
+    rows = [json.loads(line) for line in run(loaded, "lead", "list", "--format", "json",
+                                             "--limit", "5").output.splitlines()]
+    placed = [r for r in rows if r["infringement_place"]]
+    assert placed and all(r["infringement_division"] == "330000" for r in placed)
+    assert all(r["body_id"] == "jiangsu_amr" for r in rows)
 
 
 def test_an_xlsx_import_reads_chinese_headers_and_excel_dates(loaded: str, tmp_path: Path) -> None:

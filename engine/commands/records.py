@@ -29,6 +29,7 @@ from engine.intake import (
     write_xlsx,
 )
 from engine.records.lifecycle import LifecycleMachine, Refused
+from engine.records.places import Gazetteer, with_division
 from engine.spec.bodies import BodyIndex
 from engine.spec.loader import Definition, validate_paths
 from engine.store import definitions, migrate, records
@@ -131,11 +132,13 @@ def _body_id(index: BodyIndex, text: Any) -> str | None:
 
 def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
                  rejected: list[Rejected]) -> Iterator[records.NewRecord]:
+    places = Gazetteer.from_bodies(index)
     for row in rows:
         if isinstance(row, Rejected):
             rejected.append(row)
             continue
-        values = {k: v for k, v in row.values.items() if k not in ("external_id", "body")}
+        values = with_division(
+            {k: v for k, v in row.values.items() if k not in ("external_id", "body")}, places)
         body = _body_id(index, row.values.get("body"))
         external = row.values.get("external_id")
         # Senders number their own records: two provinces may both have a lead "001".
