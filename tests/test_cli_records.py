@@ -154,3 +154,31 @@ def test_records_need_a_loaded_campaign(db_url: str, tmp_path: Path) -> None:
 
 def test_db_status_and_upgrade_report_the_schema_version(db_url: str) -> None:
     assert "最新 0001" in run(db_url, "db", "upgrade").output + run(db_url, "db", "status").output
+
+
+def test_cases_import_move_and_export_like_leads(loaded: str, tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["案件编号", "报送单位", "权利类型", "办案部门类别", "涉案金额（万元）",
+                         "罚没金额（万元）", "立案日期"])
+        admin = ["zhejiang_amr", "商标", "行政执法部门"]
+        writer.writerow(["ZJ-2017-001", *admin, "12.5", "", "2017-11-03"])
+        writer.writerow(["ZJ-2017-002", *admin, "3", "1.2", "2017-11-05"])
+        writer.writerow(["", "zhejiang_amr", "火星", "行政执法部门", "-1", "", "2017-11-31"])
+    result = run(loaded, "case", "import", str(path), "--campaign", "sourcing_2017", "--actor",
+                 "浙江省局")
+    assert "新增 2 条" in result.output and "拒收 1 行" in result.output, result.output
+    rows = {r["external_id"]: r for r in map(json.loads, run(
+        loaded, "case", "list", "--format", "json").output.splitlines())}
+    assert rows["ZJ-2017-001"]["right_type"] == "trademark"
+    assert rows["ZJ-2017-001"]["handling_kind"] == "administrative"
+    first, second = rows["ZJ-2017-001"]["id"], rows["ZJ-2017-002"]["id"]
+    for case in (first, second):
+        moved = run(loaded, "case", "move", str(case), "investigate", "--actor", "王五")
+        assert moved.exit_code == 0
+    refused = run(loaded, "case", "move", str(first), "decide", "--actor", "王五")
+    assert refused.exit_code == 1 and "penalty_amount" in refused.output
+    assert run(loaded, "case", "move", str(second), "decide", "--actor", "王五").exit_code == 0
+    out = tmp_path / "cases.xlsx"
+    assert "2 条" in run(loaded, "case", "export", str(out)).output
