@@ -116,6 +116,55 @@ def graph(path: Path, lifecycle: str, fmt: str, lang: str) -> None:
     click.echo(to_mermaid(life) if fmt == "mermaid" else to_dot(life, lifecycle))
 
 
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--data", type=click.Path(path_type=Path), help="Submissions (YAML/JSON).")
+@click.option("--include-skipped", is_flag=True, help="Also list superseded letters.")
+@_fmt(["table", "json"], "table")
+@LANG
+def simulate(path: Path, start: Any, end: Any, data: Path | None, include_skipped: bool,
+             fmt: str, lang: str) -> None:
+    """Show every letter a campaign would send between two dates (simulated clock)."""
+    from engine.runtime.simulate import SimulationDataError, load_data
+    from engine.runtime.simulate import simulate as run_simulation
+    from engine.summary import cn_date
+
+    definition = _load_one(path, lang)
+    if end < start:
+        click.echo("--to 早于 --from", err=True)
+        sys.exit(1)
+    try:
+        subs = load_data(data, definition) if data else []
+    except SimulationDataError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    index = definition.bodies
+    words = {"phase_start": "部署通知", "reminder": "提醒函", "overdue": "催报通知",
+             "escalation": "督办函", "supervision": "督办函"}
+    for day, letter in run_simulation(definition, start.date(), end.date(), subs):
+        if letter.status == "skip" and not include_skipped:
+            continue
+        name = index[letter.recipient].name if letter.recipient in index else letter.recipient
+        if fmt == "json":
+            click.echo(json.dumps({
+                "date": day.isoformat(), "kind": letter.kind, "status": letter.status,
+                "campaign": letter.campaign, "report": letter.report,
+                "recipient": letter.recipient, "recipient_name": name,
+                "due": letter.due.isoformat() if letter.due else None,
+                "owing_body": letter.body, "period": letter.period,
+                "shortfall": letter.shortfall, "phase": letter.phase, "key": letter.key},
+                ensure_ascii=False))
+        else:
+            note = f"差{letter.shortfall}" if letter.shortfall else ""
+            due = f"截止{cn_date(letter.due)}" if letter.due else ""
+            click.echo("\t".join(x for x in (day.isoformat(), words[letter.kind], name,
+                                              letter.report or letter.phase or "", due, note,
+                                              "（已跳过）" if letter.status == "skip" else "")
+                                  if x is not None))
+
+
 def _register_record_commands() -> None:
     from engine.commands.records import COMMANDS
 

@@ -97,7 +97,7 @@ class ReminderPolicy(Node):
     calendar: Literal["calendar_days", "working_days"] | None = f(
         "天数口径：calendar_days 自然日、working_days 工作日（按国家法定节假日和调休）", default=None)
     before_due: tuple[int, ...] | None = f("截止前第几天发提醒函，如 [7, 3, 1]", default=None)
-    overdue_after: int | None = f("逾期几天后发催报通知（0 为截止次日）", default=None, minimum=0)
+    overdue_after: int | None = f("截止后第几天发第一份催报通知（1 为截止次日）", default=None, minimum=1)
     repeat_every: int | None = f("仍未报送时每隔几天再次催报", default=None, minimum=1)
     escalate_after: int | None = f("逾期几天后向其上级单位发督办函", default=None, minimum=0)
     max_repeats: int | None = f("催报最多重复几次", default=None, minimum=0)

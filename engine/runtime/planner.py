@@ -1,0 +1,129 @@
+"""The planner: (obligations, state snapshot, today) -> the letters to send or record as skipped.
+
+Pure and deterministic, so ``campaign run``, ``campaign simulate`` and the tests share it and
+simulation cannot drift from production. Each letter has an idempotency key (obligation, kind,
+step); a key once recorded (sent or skipped) is never planned again, so a rerun or a second
+runner cannot send a letter twice. After days without a run, only the latest letter of each
+series is sent; the ones it supersedes are recorded as skipped instead of flooding a body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+from engine.runtime.obligations import Obligation
+from engine.spec.dates import all_phases
+from engine.spec.loader import Definition
+
+Kind = Literal["phase_start", "reminder", "overdue", "escalation", "supervision"]
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A letter the planner wants sent (``status="send"``) or recorded as superseded."""
+
+    key: str
+    kind: Kind
+    campaign: str
+    recipient: str
+    scheduled: date
+    status: Literal["send", "skip"] = "send"
+    report: str | None = None
+    body: str | None = None  # the body that owes (differs from recipient for escalation)
+    period: str | None = None
+    due: date | None = None
+    shortfall: int | None = None
+    phase: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the planner needs to know of the world: what was recorded, what was submitted."""
+
+    recorded: Set[str] = frozenset()
+    submitted: Mapping[str, date] = field(default_factory=dict)  # obligation key -> day
+    counts: Mapping[str, int] = field(default_factory=dict)  # obligation key -> items reported
+
+
+def owing(ob: Obligation, snap: Snapshot) -> bool:
+    """Still owed: not submitted, or submitted below its quota."""
+    if ob.key not in snap.submitted:
+        return True
+    return ob.quota is not None and snap.counts.get(ob.key, 0) < ob.quota
+
+
+def shortfall(ob: Obligation, snap: Snapshot) -> int | None:
+    if ob.quota is None:
+        return None
+    return max(ob.quota - snap.counts.get(ob.key, 0), 0)
+
+
+def schedule(ob: Obligation) -> list[tuple[str, Kind, int, date, str]]:
+    """Every letter an obligation may ever need: (series, kind, step, day, recipient)."""
+    p = ob.policy
+    out: list[tuple[str, Kind, int, date, str]] = []
+    for days in sorted(set(p.before_due or ()), reverse=True):
+        out.append(("before", "reminder", days, ob.due - timedelta(days=days), ob.body))
+    first = ob.due + timedelta(days=max(p.overdue_after or 1, 1))
+    out.append(("after", "overdue", 0, first, ob.body))
+    for step in range(1, (p.max_repeats or 0) + 1):
+        out.append(("after", "overdue", step,
+                    first + timedelta(days=step * (p.repeat_every or 7)), ob.body))
+    if p.escalate_after is not None and ob.superior is not None:
+        out.append(("escalation", "escalation", 0,
+                    ob.due + timedelta(days=max(p.escalate_after, 1)), ob.superior))
+    return out
+
+
+def plan_obligation(ob: Obligation, snap: Snapshot, today: date) -> list[Letter]:
+    if not owing(ob, snap):
+        return []
+    pending: dict[str, list[tuple[str, Kind, int, date, str]]] = {}
+    for item in schedule(ob):
+        series, kind, step, day, _ = item
+        key = f"{ob.key}:{kind}:{step}"
+        if day <= today and key not in snap.recorded:
+            pending.setdefault(series, []).append(item)
+    letters = []
+    for series, items in pending.items():
+        items.sort(key=lambda it: it[3])
+        latest = items[-1]
+        stale = series == "before" and today > ob.due  # a reminder after the deadline is moot
+        for item in items:
+            _, kind, step, day, recipient = item
+            status = "send" if item is latest and not stale else "skip"
+            letters.append(Letter(f"{ob.key}:{kind}:{step}", kind, ob.campaign, recipient, day,
+                                  status, ob.report, ob.body, ob.period or None, ob.due,
+                                  shortfall(ob, snap)))
+    return letters
+
+
+def plan_phases(definition: Definition, snap: Snapshot, today: date) -> list[Letter]:
+    """A deployment notice to each body a phase names, once, while the phase runs."""
+    c, index = definition.campaign, definition.bodies
+    letters = []
+    for phase in all_phases(c.phases):
+        if phase.notify is None or phase.window is None or phase.window.start > today:
+            continue
+        for body in index.select(phase.notify):
+            key = f"{c.id}:phase:{phase.id}:{body.id}"
+            if key in snap.recorded:
+                continue
+            status = "send" if today <= phase.window.end else "skip"
+            letters.append(Letter(key, "phase_start", c.id, body.id, phase.window.start, status,
+                                  phase=phase.id))
+    return letters
+
+
+def plan(definition: Definition, obligations: Iterable[Obligation], snap: Snapshot,
+         today: date) -> list[Letter]:
+    """Everything to do on ``today``, in a stable order."""
+    letters = plan_phases(definition, snap, today)
+    for ob in obligations:
+        if ob.due - timedelta(days=max(ob.policy.before_due or (0,))) > today:
+            continue  # nothing of this obligation is due yet
+        letters.extend(plan_obligation(ob, snap, today))
+    return sorted(letters, key=lambda lt: (lt.scheduled, lt.kind, lt.key))
