@@ -314,4 +314,10 @@ def record_group(kind: str) -> click.Group:
     return group
 
 
-COMMANDS = [db, load, record_group("lead"), record_group("case")]
+def _runtime_commands() -> list[click.Command]:
+    from engine.commands.runtime import run, submit
+
+    return [run, submit]
+
+
+COMMANDS = [db, load, record_group("lead"), record_group("case"), *_runtime_commands()]

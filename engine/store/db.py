@@ -64,9 +64,10 @@ def connect(url: str | None = None, *, upgrade: bool = True) -> Store:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
-        if upgrade:
+        current = migrate.current(engine)
+        if upgrade and current != migrate.head():
             migrate.upgrade(engine)
-        elif migrate.current(engine) != migrate.head():
+        elif current != migrate.head():
             raise StoreError(f"数据库结构版本为 {migrate.current(engine)}，需要 {migrate.head()}："
                              "请运行 campaign db upgrade")
     except StoreError:

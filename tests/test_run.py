@@ -1,0 +1,131 @@
+"""`campaign run` on the store (SQLite and PostgreSQL): exactly once, catch-up, submissions."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from engine.cli import main
+from engine.runtime.tick import tick
+from engine.store import records
+from engine.store.db import connect
+from engine.store.tables import letters
+from tests.conftest import CAMPAIGNS
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def run(db_url: str, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--db", db_url], catch_exceptions=False)
+
+
+@pytest.fixture
+def loaded(db_url: str) -> str:
+    assert run(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    return db_url
+
+
+def tick_json(db_url: str, at: str) -> dict[str, object]:
+    result = run(db_url, "run", "--at", at, "--campaign", "sourcing_2017", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def letter_count(db_url: str) -> int:
+    with connect(db_url).engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(letters))
+
+
+def test_two_runs_at_the_same_moment_send_each_letter_once(loaded: str) -> None:
+    assert tick_json(loaded, "2017-10-24")["sent"] == 31
+    assert tick_json(loaded, "2017-10-24")["sent"] == 0
+    assert letter_count(loaded) == 31
+
+
+def test_a_run_ten_days_behind_sends_only_what_is_still_relevant(loaded: str) -> None:
+    summary = tick_json(loaded, "2017-11-08")
+    assert summary["sent"] == 31  # one overdue notice per province, not the whole backlog
+    assert summary["skipped"] == 31 * 4  # three reminders and the first overdue, superseded
+    with connect(loaded).engine.connect() as conn:
+        statuses = dict(conn.execute(select(letters.c.status, func.count()).group_by(
+            letters.c.status)).all())
+    assert statuses == {"planned": 31, "skipped": 124}
+
+
+def test_a_submission_stops_the_chasing_and_a_short_one_does_not(loaded: str) -> None:
+    ok = run(loaded, "submit", "--campaign", "sourcing_2017", "--report", "cross_province_leads",
+             "--body", "beijing_amr", "--count", "5", "--at", "2017-10-30", "--actor", "北京市局")
+    assert ok.exit_code == 0 and "按时" in ok.output
+    run(loaded, "submit", "--campaign", "sourcing_2017", "--report", "cross_province_leads",
+        "--body", "zhejiang_amr", "--count", "3", "--at", "2017-10-30", "--actor", "浙江省局")
+    tick_json(loaded, "2017-11-01")
+    with connect(loaded).engine.connect() as conn:
+        chased = set(conn.scalars(select(letters.c.recipient_id).where(
+            letters.c.kind == "overdue")))
+    assert "beijing_amr" not in chased and "zhejiang_amr" in chased and len(chased) == 30
+
+
+def test_leads_a_province_registered_count_towards_its_quota(loaded: str) -> None:
+    store = connect(loaded)
+    from engine.store import definitions
+
+    def_id, _ = definitions.latest(store, "sourcing_2017")
+    records.insert_records(store, "lead", "sourcing_2017", def_id, [
+        records.NewRecord(f"JS-{i}", {"right_holder": f"权利人{i}"}, f"JS-{i}", "jiangsu_amr")
+        for i in range(5)], actor="江苏省局", initial_state="collected")
+    run(loaded, "submit", "--campaign", "sourcing_2017", "--report", "cross_province_leads",
+        "--body", "jiangsu_amr", "--at", "2017-10-30", "--actor", "江苏省局")
+    tick_json(loaded, "2017-11-01")
+    with store.engine.connect() as conn:
+        chased = set(conn.scalars(select(letters.c.recipient_id).where(
+            letters.c.kind == "overdue")))
+    assert "jiangsu_amr" not in chased
+
+
+def test_submitting_an_unknown_obligation_is_a_clear_error(loaded: str) -> None:
+    result = run(loaded, "submit", "--campaign", "sourcing_2017", "--report", "nope", "--body",
+                 "beijing_amr", "--actor", "x")
+    assert result.exit_code == 1 and "nope" in result.output
+
+
+def test_run_without_loaded_campaigns_says_what_to_do(db_url: str) -> None:
+    result = run(db_url, "run", "--at", "2017-10-24")
+    assert result.exit_code == 1 and "campaign load" in result.output
+
+
+def test_dry_run_writes_nothing(loaded: str) -> None:
+    result = run(loaded, "run", "--at", "2017-10-24", "--dry-run")
+    assert result.exit_code == 0 and "将发文书 31 份" in result.output
+    assert letter_count(loaded) == 0
+
+
+def test_four_runners_at_once_produce_every_letter_exactly_once(loaded: str) -> None:
+    at = datetime(2017, 11, 20, 8, 30, tzinfo=SHANGHAI)
+    errors: list[BaseException] = []
+    sent: list[int] = []
+
+    store = connect(loaded)  # one engine (a pool) shared by the runners, as threads would
+
+    def runner() -> None:
+        try:
+            sent.append(tick(store, "sourcing_2017", at).sent)
+        except BaseException as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    total = letter_count(loaded)
+    assert sorted(sent) == [0, 0, 0, 62]  # one runner did the work; the others found it done
+    # per province: the latest overdue notice and the escalation sent; three reminders and the
+    # three earlier overdue notices (1, 6 and 11 November) recorded as superseded
+    assert total == 31 * 2 + 31 * 6
