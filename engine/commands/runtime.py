@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from engine.commands.records import DB, fail, open_store
-from engine.runtime.tick import loaded_campaigns, record_submission, tick
+from engine.runtime.tick import NothingLoaded, TickFailure, record_submission, run_campaigns
 from engine.store.db import StoreError
 
 
@@ -34,27 +34,24 @@ def run(at: datetime | None, only: tuple[str, ...], dry_run: bool, fmt: str,
         db_url: str | None) -> None:
     """One tick over every loaded campaign: remind, chase, escalate, exactly once."""
     store = open_store(db_url)
-    campaigns = list(only) or loaded_campaigns(store)
-    if not campaigns:
-        fail("数据库中没有已载入的专项：请先运行 campaign load campaigns/*.yaml")
-    failed = 0
-    for campaign in campaigns:
-        try:
-            summary = tick(store, campaign, _moment(at), dry_run=dry_run)
-        except StoreError as exc:
-            failed += 1
-            click.echo(f"{campaign}：{exc}", err=True)
-            continue
-        if fmt == "json":
-            click.echo(json.dumps({"campaign": campaign, "date": summary.day.isoformat(),
-                                   "sent": summary.sent, "skipped": summary.skipped,
-                                   "owing": summary.owing, "dry_run": dry_run},
+    try:
+        outcomes = run_campaigns(store, _moment(at), only, dry_run=dry_run)
+    except NothingLoaded as exc:
+        fail(str(exc))
+        return
+    for outcome in outcomes:
+        if isinstance(outcome, TickFailure):
+            click.echo(f"{outcome.campaign}：{outcome.message}", err=True)
+        elif fmt == "json":
+            click.echo(json.dumps({"campaign": outcome.campaign, "date": outcome.day.isoformat(),
+                                   "sent": outcome.sent, "skipped": outcome.skipped,
+                                   "owing": outcome.owing, "dry_run": dry_run},
                                   ensure_ascii=False))
         else:
             verb = "将发" if dry_run else "新发"
-            click.echo(f"{campaign}（{summary.day.isoformat()}）：{verb}文书 {summary.sent} 份，"
-                       f"跳过 {summary.skipped} 份，逾期未报 {summary.owing} 项")
-    sys.exit(1 if failed else 0)
+            click.echo(f"{outcome.campaign}（{outcome.day.isoformat()}）：{verb}文书 "
+                       f"{outcome.sent} 份，跳过 {outcome.skipped} 份，逾期未报 {outcome.owing} 项")
+    sys.exit(1 if any(isinstance(o, TickFailure) for o in outcomes) else 0)
 
 
 @click.command("submit")

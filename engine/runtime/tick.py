@@ -20,9 +20,12 @@ from engine.runtime.obligations import Obligation, obligations
 from engine.runtime.planner import Letter, Snapshot, plan
 from engine.spec.loader import Definition
 from engine.store import definitions as defs
-from engine.store.db import Store
+from engine.store.db import Store, StoreError
 from engine.store.tables import leads, letters, submissions
 from engine.store.tables import obligations as obligation_rows
+
+RUN_ERRORS: tuple[type[Exception], ...] = (StoreError, LookupError)
+"""What a tick reports as a failure of one campaign instead of a traceback."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,35 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
         sent = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] == "planned"])
         skipped = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] != "planned"])
     return TickSummary(campaign, day, sent, skipped, owing, tuple(planned))
+
+
+@dataclass(frozen=True)
+class TickFailure:
+    """A campaign whose tick failed; the others still ran."""
+
+    campaign: str
+    message: str
+
+
+class NothingLoaded(LookupError):
+    """No campaign in the store: the operator has to ``campaign load`` first."""
+
+
+def run_campaigns(store: Store, at: datetime, only: Iterable[str] = (), *,
+                  dry_run: bool = False) -> list[TickSummary | TickFailure]:
+    """One tick over every loaded campaign (or ``only`` these), each in its own transaction,
+    so one broken campaign does not stop the others. ``campaign run`` and the daemon both
+    come through here."""
+    campaigns = list(only) or loaded_campaigns(store)
+    if not campaigns:
+        raise NothingLoaded("数据库中没有已载入的专项：请先运行 campaign load campaigns/*.yaml")
+    out: list[TickSummary | TickFailure] = []
+    for campaign in campaigns:
+        try:
+            out.append(tick(store, campaign, at, dry_run=dry_run))
+        except RUN_ERRORS as exc:
+            out.append(TickFailure(campaign, str(exc)))
+    return out
 
 
 def record_submission(store: Store, campaign: str, report: str, body: str, period: str, *,
