@@ -390,6 +390,11 @@ CASES = [
         lambda t: replace_once(t, "state: assigned", "state: asigned"),
         "unknown-state", at("state: asigned"), hint="assigned",
     ), id="timer_on_an_unknown_state"),
+    pytest.param(Case(
+        lambda t: replace_once(replace_once(t, "calendar: calendar_days", "calendar: working_days"),
+                               "end_of_month: 2018-01", "end_of_month: 2031-01"),
+        "calendar-year-unknown", at("calendar: working_days"),
+    ), id="working_days_in_a_year_the_holiday_calendar_does_not_know"),
 ]
 
 

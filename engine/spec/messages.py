@@ -133,6 +133,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "report '{id}' is of kind {kind}; quotas are meant for lead lists or cases"),
     "reports-to-self": ("单位“{body}”既是报送单位又是接收单位", "body '{body}' would report to itself"),
     "reminder-order": ("提醒天数应为正数", "days before due must be positive"),
+    "calendar-year-unknown": (
+        "按工作日计算会用到 {year} 年，但已安装的工作日历只收录 {first}—{last} 年的法定节假日和调休；"
+        "请升级 chinese-calendar，或改用 calendar_days",
+        "counting working days reaches {year}, but the installed calendar knows only "
+        "{first}-{last}; upgrade chinese-calendar or use calendar_days"),
     # hints
     "did-you-mean": ("是否应为“{suggestion}”？", "did you mean '{suggestion}'?"),
     # summaries

@@ -26,8 +26,10 @@ from engine.spec.model import (
     Relative,
     Selector,
     Window,
+    effective_reminders,
 )
 from engine.spec.rules_lifecycle import check_lifecycles, lifecycles_of
+from engine.spec.workdays import CalendarYearUnknown, known_years, shift
 from engine.spec.yamlread import is_file
 
 
@@ -293,6 +295,39 @@ def _check_returns(ctx: Context) -> None:
                                          record="case")
 
 
+def _check_working_day_years(ctx: Context) -> None:
+    """Working-day counts need the official calendar of every year they touch: a year the
+    installed calendar lacks is refused now, not discovered by the daily run."""
+    c = ctx.campaign
+    first, last = known_years()
+    for report in c.reports:
+        policy = effective_reminders(c, report)
+        if policy.calendar != "working_days":
+            continue
+        try:
+            days = [d.due for d in deadlines(c, report)]
+        except DateError:  # reported by _check_deadlines
+            continue
+        chase = (policy.overdue_after or 1) + (policy.max_repeats or 0) * (policy.repeat_every or 7)
+        reach = [-max(policy.before_due or (0,)), policy.escalate_after or 0, chase]
+        try:
+            for due in days:
+                for n in reach:
+                    shift(due, n, "working_days")
+        except CalendarYearUnknown as exc:
+            layer = next(p for p in (report.reminders, c.reminders)
+                         if p is not None and p.calendar is not None)
+            ctx.report.error(layer.at("calendar"), "calendar-year-unknown", year=exc.year,
+                             first=first, last=last)
+    for _, life in lifecycles_of(c):
+        for timer in life.timers:
+            span = range(c.period.start.year, c.period.end.year + 1)
+            missing = [y for y in span if not first <= y <= last]
+            if timer.calendar == "working_days" and missing:
+                ctx.report.error(timer.at("calendar"), "calendar-year-unknown", year=missing[0],
+                                 first=first, last=last)
+
+
 # --- templates --------------------------------------------------------------------------------
 def _check_templates(ctx: Context) -> None:
     c = ctx.campaign
@@ -306,7 +341,7 @@ def _check_templates(ctx: Context) -> None:
 RULES: tuple[Callable[[Context], None], ...] = (
     _check_identity, _check_duplicate_ids, _check_body_refs, _check_phase_refs, _check_windows,
     _check_deadlines, _check_reports, _check_tasks, _check_returns, check_lifecycles,
-    _check_templates,
+    _check_templates, _check_working_day_years,
 )
 
 __all__ = ["RULES", "Context", "Selector", "check_campaign"]
