@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from engine import __version__
 from engine.spec import model
+from engine.spec.dates import DateError
 from engine.spec.diagnostics import render
 from engine.spec.loader import Definition, Validation, validate_paths
 from engine.spec.schema import json_schema
+
+if TYPE_CHECKING:
+    from engine.runtime.planner import Letter
 
 LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
                     help="Language of messages.")
@@ -129,21 +135,32 @@ def simulate(path: Path, start: Any, end: Any, data: Path | None, include_skippe
     """Show every letter a campaign would send between two dates (simulated clock)."""
     from engine.runtime.simulate import SimulationDataError, load_data
     from engine.runtime.simulate import simulate as run_simulation
-    from engine.summary import cn_date
 
     definition = _load_one(path, lang)
     if end < start:
         click.echo("--to 早于 --from", err=True)
         sys.exit(1)
     try:
-        subs = load_data(data, definition) if data else []
+        supplied = load_data(data, definition) if data else None
     except SimulationDataError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    try:
+        _print_simulation(run_simulation(definition, start.date(), end.date(), supplied),
+                          definition, fmt, include_skipped)
+    except DateError as exc:  # a working-day count in a year the calendar does not know
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+def _print_simulation(letters: Iterable[tuple[date, Letter]], definition: Definition, fmt: str,
+                      include_skipped: bool) -> None:
+    from engine.summary import cn_date
+
     index = definition.bodies
     words = {"phase_start": "部署通知", "reminder": "提醒函", "overdue": "催报通知",
              "escalation": "督办函", "supervision": "督办函"}
-    for day, letter in run_simulation(definition, start.date(), end.date(), subs):
+    for day, letter in letters:
         if letter.status == "skip" and not include_skipped:
             continue
         name = index[letter.recipient].name if letter.recipient in index else letter.recipient
@@ -154,13 +171,16 @@ def simulate(path: Path, start: Any, end: Any, data: Path | None, include_skippe
                 "recipient": letter.recipient, "recipient_name": name,
                 "due": letter.due.isoformat() if letter.due else None,
                 "owing_body": letter.body, "period": letter.period,
-                "shortfall": letter.shortfall, "phase": letter.phase, "key": letter.key},
+                "shortfall": letter.shortfall, "phase": letter.phase,
+                "record": letter.record.ref if letter.record else None, "key": letter.key},
                 ensure_ascii=False))
         else:
             note = f"差{letter.shortfall}" if letter.shortfall else ""
             due = f"截止{cn_date(letter.due)}" if letter.due else ""
             click.echo("\t".join(x for x in (day.isoformat(), words[letter.kind], name,
-                                              letter.report or letter.phase or "", due, note,
+                                              letter.report or letter.phase or
+                                              (letter.record.ref if letter.record else ""),
+                                              due, note,
                                               "（已跳过）" if letter.status == "skip" else "")
                                   if x is not None))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,8 +16,9 @@ from engine.cli import main
 from engine.runtime.tick import tick
 from engine.store import records
 from engine.store.db import connect
-from engine.store.tables import letters
+from engine.store.tables import definitions, letters, obligations
 from tests.conftest import CAMPAIGNS
+from tests.conftest_helpers import copy_example, replace_once
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -129,3 +131,25 @@ def test_four_runners_at_once_produce_every_letter_exactly_once(loaded: str) -> 
     # per province: the latest overdue notice and the escalation sent; three reminders and the
     # three earlier overdue notices (1, 6 and 11 November) recorded as superseded
     assert total == 31 * 2 + 31 * 6
+
+
+def test_a_new_version_moves_open_obligations_and_keeps_the_old_in_the_history(
+        loaded: str, tmp_path: Path) -> None:
+    assert tick_json(loaded, "2017-10-24")["sent"] == 31  # 7-day reminders for 31 October
+    extended = copy_example(tmp_path)
+    extended.write_text(replace_once(extended.read_text(encoding="utf-8"),
+                                     "due: {date: 2017-10-31", "due: {date: 2017-11-14"),
+                        encoding="utf-8")
+    assert run(loaded, "load", str(extended)).exit_code == 0
+    assert tick_json(loaded, "2017-11-01")["sent"] == 0  # no longer overdue: due 14 November
+    with connect(loaded).engine.connect() as conn:
+        dues = set(conn.scalars(select(obligations.c.due_on).where(
+            obligations.c.report_id == "cross_province_leads")))
+        versions = conn.execute(select(definitions.c.version, definitions.c.text).order_by(
+            definitions.c.version)).all()
+    assert dues == {date(2017, 11, 14)}
+    assert [v for v, _ in versions] == [1, 2] and "2017-10-31" in versions[0].text
+    assert tick_json(loaded, "2017-11-07")["sent"] == 0  # the 7-day reminder went already
+    assert tick_json(loaded, "2017-11-11")["sent"] == 31  # 3 days before the new date
+    assert tick_json(loaded, "2017-11-13")["sent"] == 31  # and the day before it
+    assert letter_count(loaded) == 31 * 3

@@ -45,7 +45,8 @@ def run(at: datetime | None, only: tuple[str, ...], dry_run: bool, fmt: str,
         elif fmt == "json":
             click.echo(json.dumps({"campaign": outcome.campaign, "date": outcome.day.isoformat(),
                                    "sent": outcome.sent, "skipped": outcome.skipped,
-                                   "owing": outcome.owing, "dry_run": dry_run},
+                                   "owing": outcome.owing, "phase": outcome.phase,
+                                   "fired": outcome.fired, "dry_run": dry_run},
                                   ensure_ascii=False))
         else:
             verb = "将发" if dry_run else "新发"

@@ -19,6 +19,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from engine.spec.fields import RECORD_FIELDS
+from engine.spec.loader import Definition
 from engine.spec.model import Condition, Lifecycle, Transition
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -161,3 +162,12 @@ class LifecycleMachine:
         if self.machine.events[trigger].trigger(cursor):
             return Moved(trigger, state, cursor.state)
         return Refused(trigger, state, tuple(cursor.failures), valid_triggers=valid)
+
+
+def lifecycle_machines(definition: Definition) -> dict[str, LifecycleMachine]:
+    """The machines of a definition's lifecycles, by record kind."""
+    lifecycles = definition.campaign.lifecycles
+    if lifecycles is None:
+        return {}
+    return {kind: LifecycleMachine(life, kind)
+            for kind in ("lead", "case") if (life := getattr(lifecycles, kind)) is not None}

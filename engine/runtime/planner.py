@@ -9,14 +9,16 @@ series is sent; the ones it supersedes are recorded as skipped instead of floodi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Literal
 
 from engine.runtime.obligations import Obligation
+from engine.runtime.timers import TimedRecord, overstayed, timer_due
 from engine.spec.dates import all_phases
 from engine.spec.loader import Definition
+from engine.spec.workdays import shift
 
 Kind = Literal["phase_start", "reminder", "overdue", "escalation", "supervision"]
 
@@ -37,6 +39,10 @@ class Letter:
     due: date | None = None
     shortfall: int | None = None
     phase: str | None = None
+    record: TimedRecord | None = None  # the lead or case a supervision letter is about
+    timer: str | None = None
+    obligation: str | None = None  # the obligation's key, for letters about one
+    step: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Snapshot:
     recorded: Set[str] = frozenset()
     submitted: Mapping[str, date] = field(default_factory=dict)  # obligation key -> day
     counts: Mapping[str, int] = field(default_factory=dict)  # obligation key -> items reported
+    timed: Sequence[TimedRecord] = ()  # leads and cases in a state some timer watches
 
 
 def owing(ob: Obligation, snap: Snapshot) -> bool:
@@ -62,20 +69,30 @@ def shortfall(ob: Obligation, snap: Snapshot) -> int | None:
 
 
 def schedule(ob: Obligation) -> list[tuple[str, Kind, int, date, str]]:
-    """Every letter an obligation may ever need: (series, kind, step, day, recipient)."""
+    """Every letter an obligation may ever need: (series, kind, step, day, recipient).
+
+    Day counts are calendar or working days as the policy says; a working-day count raises
+    :class:`CalendarYearUnknown` for a year the installed calendar does not know."""
     p = ob.policy
+    count = p.calendar or "calendar_days"
     out: list[tuple[str, Kind, int, date, str]] = []
     for days in sorted(set(p.before_due or ()), reverse=True):
-        out.append(("before", "reminder", days, ob.due - timedelta(days=days), ob.body))
-    first = ob.due + timedelta(days=max(p.overdue_after or 1, 1))
+        out.append(("before", "reminder", days, shift(ob.due, -days, count), ob.body))
+    first = shift(ob.due, max(p.overdue_after or 1, 1), count)
     out.append(("after", "overdue", 0, first, ob.body))
     for step in range(1, (p.max_repeats or 0) + 1):
         out.append(("after", "overdue", step,
-                    first + timedelta(days=step * (p.repeat_every or 7)), ob.body))
+                    shift(first, step * (p.repeat_every or 7), count), ob.body))
     if p.escalate_after is not None and ob.superior is not None:
         out.append(("escalation", "escalation", 0,
-                    ob.due + timedelta(days=max(p.escalate_after, 1)), ob.superior))
+                    shift(ob.due, max(p.escalate_after, 1), count), ob.superior))
     return out
+
+
+def first_letter_day(ob: Obligation) -> date:
+    """The earliest day anything of this obligation can be due: before it, it costs nothing."""
+    p = ob.policy
+    return shift(ob.due, -max(p.before_due or (0,)), p.calendar or "calendar_days")
 
 
 def plan_obligation(ob: Obligation, snap: Snapshot, today: date) -> list[Letter]:
@@ -97,7 +114,7 @@ def plan_obligation(ob: Obligation, snap: Snapshot, today: date) -> list[Letter]
             status = "send" if item is latest and not stale else "skip"
             letters.append(Letter(f"{ob.key}:{kind}:{step}", kind, ob.campaign, recipient, day,
                                   status, ob.report, ob.body, ob.period or None, ob.due,
-                                  shortfall(ob, snap)))
+                                  shortfall(ob, snap), obligation=ob.key, step=step))
     return letters
 
 
@@ -118,12 +135,31 @@ def plan_phases(definition: Definition, snap: Snapshot, today: date) -> list[Let
     return letters
 
 
+def plan_timers(definition: Definition, snap: Snapshot, today: date) -> list[Letter]:
+    """A supervision letter for each lead or case that overstayed a watched state: to the body
+    handling it (``supervise``) or to that body's superior (``escalate``)."""
+    letters = []
+    index, cid = definition.bodies, definition.campaign.id
+    for timer, record, key in overstayed(definition, snap.timed, snap.recorded, today):
+        if timer.action == "fire" or record.body is None or record.body not in index:
+            continue
+        recipient: str | None = record.body
+        if timer.action == "escalate":
+            superior = index.superior(record.body)
+            recipient = superior.id if superior else None
+        if recipient is None:
+            continue
+        letters.append(Letter(key, "supervision", cid, recipient, timer_due(timer, record.since),
+                              body=record.body, record=record, timer=timer.id))
+    return letters
+
+
 def plan(definition: Definition, obligations: Iterable[Obligation], snap: Snapshot,
          today: date) -> list[Letter]:
     """Everything to do on ``today``, in a stable order."""
-    letters = plan_phases(definition, snap, today)
+    letters = plan_phases(definition, snap, today) + plan_timers(definition, snap, today)
     for ob in obligations:
-        if ob.due - timedelta(days=max(ob.policy.before_due or (0,))) > today:
+        if first_letter_day(ob) > today:
             continue  # nothing of this obligation is due yet
         letters.extend(plan_obligation(ob, snap, today))
     return sorted(letters, key=lambda lt: (lt.scheduled, lt.kind, lt.key))

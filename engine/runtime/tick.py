@@ -16,15 +16,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine.runtime.obligations import Obligation, obligations
-from engine.runtime.planner import Letter, Snapshot, plan
+from engine.letters import LetterRenderer, TemplateProblem, letter_context
+from engine.records.lifecycle import Moved, lifecycle_machines
+from engine.runtime.obligations import obligations
+from engine.runtime.phases import PhaseStep, advance
+from engine.runtime.planner import Letter, plan
+from engine.runtime.state import snapshot, stored_phase, sync_obligations
+from engine.runtime.timers import TimerMove, timer_moves
+from engine.spec.dates import DateError
 from engine.spec.loader import Definition
 from engine.store import definitions as defs
+from engine.store import records
 from engine.store.db import Store, StoreError
-from engine.store.tables import leads, letters, submissions
+from engine.store.tables import campaign_phases, events, letters, submissions
 from engine.store.tables import obligations as obligation_rows
 
-RUN_ERRORS: tuple[type[Exception], ...] = (StoreError, LookupError)
+RUN_ERRORS: tuple[type[Exception], ...] = (StoreError, LookupError, DateError, TemplateProblem)
 """What a tick reports as a failure of one campaign instead of a traceback."""
 
 
@@ -35,7 +42,9 @@ class TickSummary:
     sent: int
     skipped: int
     owing: int
+    phase: str = "pending"
     planned: tuple[Letter, ...] = ()
+    fired: int = 0  # records moved by ``fire`` timers
 
 
 def campaign_day(definition: Definition, at: datetime) -> date:
@@ -49,59 +58,6 @@ def loaded_campaigns(store: Store) -> list[str]:
 
     with store.engine.connect() as conn:
         return sorted(conn.scalars(select(definitions.c.campaign_id).distinct()))
-
-
-def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
-                     definition_id: int) -> dict[str, int]:
-    """Make the table hold this version's obligations; open ones follow changed dates, ones
-    the definition dropped are withdrawn. Returns obligation key -> row id."""
-    t = obligation_rows
-    rows = {(r.report_id, r.body_id, r.period): r for r in conn.execute(
-        select(t).where(t.c.campaign_id == campaign))}
-    ids: dict[str, int] = {}
-    for ob in obs:
-        row = rows.pop((ob.report, ob.body, ob.period), None)
-        if row is None:
-            new = conn.execute(insert(t).returning(t.c.id).values(
-                campaign_id=campaign, definition_id=definition_id, report_id=ob.report,
-                body_id=ob.body, period=ob.period, due_on=ob.due, quota=ob.quota,
-                status="open")).scalar_one()
-            ids[ob.key] = new
-            continue
-        ids[ob.key] = row.id
-        if row.status == "open" and (row.due_on != ob.due or row.quota != ob.quota
-                                     or row.definition_id != definition_id):
-            conn.execute(update(t).where(t.c.id == row.id).values(
-                due_on=ob.due, quota=ob.quota, definition_id=definition_id))
-    for row in rows.values():
-        if row.status == "open":
-            conn.execute(update(t).where(t.c.id == row.id).values(status="withdrawn"))
-    return ids
-
-
-def snapshot(conn: Connection, definition: Definition, obs: list[Obligation],
-             ids: dict[str, int]) -> Snapshot:
-    c = definition.campaign
-    recorded = set(conn.scalars(select(letters.c.idempotency_key).where(
-        letters.c.campaign_id == c.id)))
-    by_id = {v: k for k, v in ids.items()}
-    submitted: dict[str, date] = {}
-    counts: dict[str, int] = {}
-    query = select(submissions.c.obligation_id, func.min(submissions.c.submitted_at),
-                   func.coalesce(func.sum(submissions.c.item_count), 0)).group_by(
-        submissions.c.obligation_id)
-    for oid, first, total in conn.execute(query):
-        if oid in by_id:
-            submitted[by_id[oid]] = first.date() if isinstance(first, datetime) else first
-            counts[by_id[oid]] = int(total)
-    lead_reports = {r.id for r in c.reports if r.quota is not None and r.quota.of == "leads"}
-    if lead_reports:  # leads a body reported count towards its quota automatically
-        per_body = dict(conn.execute(select(leads.c.body_id, func.count()).where(
-            leads.c.campaign_id == c.id).group_by(leads.c.body_id)).all())
-        for ob in obs:
-            if ob.report in lead_reports and per_body.get(ob.body):
-                counts[ob.key] = max(counts.get(ob.key, 0), per_body[ob.body])
-    return Snapshot(recorded, submitted, counts)
 
 
 def _insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, object]]) -> int:
@@ -128,31 +84,90 @@ def lock_campaign(conn: Connection, campaign: str) -> None:
 
 
 def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) -> TickSummary:
-    """Plan and record one day's letters for one campaign, in one transaction."""
+    """Plan and record one day's letters for one campaign, in one transaction.
+
+    Letters are rendered before anything is written: a broken template fails the tick with
+    nothing recorded, rather than recording letters that cannot be sent."""
     definition_id, definition = defs.latest(store, campaign)
     day = campaign_day(definition, at)
     obs = list(obligations(definition))
-    now = datetime.now(UTC)
+    renderer = LetterRenderer(definition)
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)  # runners on one campaign take turns, not chances
         ids = sync_obligations(conn, obs, campaign, definition_id)
-        snap = snapshot(conn, definition, obs, ids)
+        snap = snapshot(conn, definition, obs, ids, day)
         planned = plan(definition, obs, snap, day)
-        owing = sum(1 for ob in obs if ob.due <= day and ob.key not in snap.submitted)
+        moves = timer_moves(definition, snap.timed, snap.recorded, day)
+        steps = advance(definition, stored_phase(conn, campaign), day)
+        owing = sum(1 for ob in obs if ob.due < day and ob.key not in snap.submitted)
+        phase = steps[-1].dest if steps else stored_phase(conn, campaign)
         if dry_run:
             conn.rollback()
             return TickSummary(campaign, day, sum(lt.status == "send" for lt in planned),
-                               sum(lt.status == "skip" for lt in planned), owing,
-                               tuple(planned))
-        rows = [{"idempotency_key": lt.key, "campaign_id": campaign, "kind": lt.kind,
-                 "recipient_id": lt.recipient,
-                 "obligation_id": ids.get(lt.key.rsplit(":", 2)[0]),
-                 "step": int(lt.key.rsplit(":", 1)[1]) if lt.report else 0,
-                 "planned_for": lt.scheduled, "status": "planned" if lt.status == "send"
-                 else "skipped", "created_at": now} for lt in planned]
+                               sum(lt.status == "skip" for lt in planned), owing, phase,
+                               tuple(planned), len(moves))
+        now = datetime.now(UTC)
+        rows = [_letter_row(lt, ids, renderer, definition, day, now) for lt in planned]
         sent = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] == "planned"])
         skipped = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] != "planned"])
-    return TickSummary(campaign, day, sent, skipped, owing, tuple(planned))
+        _record_phase_steps(conn, campaign, definition_id, steps, at)
+        fired = _apply_timer_moves(conn, definition, moves, at)
+    return TickSummary(campaign, day, sent, skipped, owing, phase, tuple(planned), fired)
+
+
+def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
+                definition: Definition, day: date, now: datetime) -> dict[str, object]:
+    text = subject = None
+    if lt.status == "send":
+        text = renderer.render(lt.kind, letter_context(definition, lt, day))
+        subject = text.lstrip("# ").splitlines()[0][:300] if text.strip() else None
+    return {"idempotency_key": lt.key, "campaign_id": lt.campaign, "kind": lt.kind,
+            "recipient_id": lt.recipient,
+            "obligation_id": ids.get(lt.obligation) if lt.obligation else None,
+            "record_kind": lt.record.kind if lt.record else None,
+            "record_id": lt.record.id if lt.record else None,
+            "step": lt.step, "planned_for": lt.scheduled,
+            "status": "planned" if lt.status == "send" else "skipped",
+            "subject": subject, "body": text, "created_at": now}
+
+
+def _record_phase_steps(conn: Connection, campaign: str, definition_id: int,
+                        steps: list[PhaseStep], at: datetime) -> None:
+    """Move the stored phase and write one audit event per step (under the campaign lock)."""
+    if not steps:
+        return
+    now = datetime.now(UTC)
+    conn.execute(insert(events), [
+        {"occurred_at": now, "campaign_id": campaign, "record_kind": "campaign", "record_id": 0,
+         "trigger": "advance", "from_state": st.source, "to_state": st.dest,
+         "actor": "campaign run", "reason": f"按日期进入（{st.day.isoformat()}）",
+         "definition_id": definition_id} for st in steps])
+    values = {"phase": steps[-1].dest, "since": steps[-1].day, "updated_at": now}
+    if conn.execute(update(campaign_phases).where(
+            campaign_phases.c.campaign_id == campaign).values(**values)).rowcount == 0:
+        conn.execute(insert(campaign_phases).values(campaign_id=campaign, **values))
+
+
+def _apply_timer_moves(conn: Connection, definition: Definition, moves: list[TimerMove],
+                       at: datetime) -> int:
+    """Fire the lifecycle triggers of ``fire`` timers; a guard that refuses leaves the record
+    where it is, and the timer is recorded as acted on either way so it does not retry daily."""
+    if not moves:
+        return 0
+    machines = lifecycle_machines(definition)
+    fired = 0
+    for move in moves:
+        outcome = records.move_in(conn, move.record.kind, move.record.id, move.trigger,
+                                  machines[move.record.kind], actor="campaign run",
+                                  reason=f"计时规则 {move.timer} 到期", at=at)
+        fired += isinstance(outcome, Moved)
+        _insert_ignoring_duplicates(conn, [{
+            "idempotency_key": move.key, "campaign_id": definition.campaign.id, "kind": "fire",
+            "recipient_id": move.record.body or "-", "record_kind": move.record.kind,
+            "record_id": move.record.id, "step": 0, "planned_for": campaign_day(definition, at),
+            "status": "done" if isinstance(outcome, Moved) else "refused",
+            "subject": None, "body": None, "created_at": datetime.now(UTC)}])
+    return fired
 
 
 @dataclass(frozen=True)

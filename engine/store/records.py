@@ -16,7 +16,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, insert, select, update
 
 from engine.records.lifecycle import LifecycleMachine, Moved, Refused
 from engine.store.db import Store
@@ -156,28 +156,38 @@ def listing(store: Store, kind: str, *, campaign: str | None = None, state: str 
 def move(store: Store, kind: str, record_id: int, trigger: str, machine: LifecycleMachine, *,
          actor: str, reason: str | None = None) -> Moved | Refused:
     """Fire ``trigger`` on one record: the state change and its event commit together."""
+    with store.engine.begin() as conn:
+        return move_in(conn, kind, record_id, trigger, machine, actor=actor, reason=reason)
+
+
+def move_in(conn: Connection, kind: str, record_id: int, trigger: str, machine: LifecycleMachine,
+            *, actor: str, reason: str | None = None, at: datetime | None = None,
+            ) -> Moved | Refused:
+    """:func:`move` inside the caller's transaction (the tick's timers move records this way).
+
+    ``at`` is when the record entered its new state (default now); a simulated run passes
+    its own clock so the record's timers count from the simulated day."""
     if not actor.strip():
         raise ValueError("every state change records an actor")
     table = RECORD_TABLES[kind]
-    with store.engine.begin() as conn:
-        query = select(table).where(table.c.id == record_id)
-        if store.dialect == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            raise RecordNotFound(f"{kind} {record_id}")
-        outcome = machine.fire(row.state, trigger, fields_of(row, table))
-        if isinstance(outcome, Refused):
-            return outcome
-        now = datetime.now(UTC)
-        changed = conn.execute(update(table).where(
-            table.c.id == record_id, table.c.row_version == row.row_version).values(
-            state=outcome.dest, state_since=now, updated_at=now,
-            row_version=row.row_version + 1)).rowcount
-        if changed != 1:  # someone else moved it between our read and write
-            raise RuntimeError(f"{kind} {record_id} changed concurrently; retry")
-        conn.execute(insert(events).values(
-            occurred_at=now, campaign_id=row.campaign_id, record_kind=kind, record_id=record_id,
-            trigger=trigger, from_state=outcome.source, to_state=outcome.dest, actor=actor,
-            reason=reason, definition_id=row.definition_id))
+    query = select(table).where(table.c.id == record_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise RecordNotFound(f"{kind} {record_id}")
+    outcome = machine.fire(row.state, trigger, fields_of(row, table))
+    if isinstance(outcome, Refused):
         return outcome
+    now = datetime.now(UTC)
+    changed = conn.execute(update(table).where(
+        table.c.id == record_id, table.c.row_version == row.row_version).values(
+        state=outcome.dest, state_since=at or now, updated_at=now,
+        row_version=row.row_version + 1)).rowcount
+    if changed != 1:  # someone else moved it between our read and write
+        raise RuntimeError(f"{kind} {record_id} changed concurrently; retry")
+    conn.execute(insert(events).values(
+        occurred_at=now, campaign_id=row.campaign_id, record_kind=kind, record_id=record_id,
+        trigger=trigger, from_state=outcome.source, to_state=outcome.dest, actor=actor,
+        reason=reason, definition_id=row.definition_id))
+    return outcome

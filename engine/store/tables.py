@@ -161,10 +161,22 @@ letters = Table(
     Column("step", Integer, nullable=False, default=0),
     Column("planned_for", Date, nullable=False),
     Column("status", String(20), nullable=False, default="planned"),
+    Column("subject", String(300)),
     Column("body", Text),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
     Index("ix_letters_status_planned", "status", "planned_for"),
+    Index("ix_letters_record", "record_kind", "record_id"),
+)
+
+campaign_phases = Table(
+    # Where each campaign stands in its phases (the campaign-level state machine's state);
+    # every change is also an event (record_kind "campaign") in the audit trail.
+    "campaign_phases", metadata,
+    Column("campaign_id", String(100), primary_key=True),
+    Column("phase", String(100), nullable=False),
+    Column("since", Date, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )
 
 RECORD_TABLES = {"lead": leads, "case": cases}

@@ -1,0 +1,94 @@
+"""What a letter template may say: a plain mapping built from the definition and a letter.
+
+Pure, and the only thing a template sees: no ORM rows, no definition objects, only strings,
+numbers and lists, so a template cannot reach further than this mapping (and the sandbox
+refuses attribute tricks on top).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from engine.runtime.planner import Letter
+from engine.spec.bodies import name_on
+from engine.spec.dates import all_phases
+from engine.spec.loader import Definition
+
+TEMPLATE_FOR_KIND = {"phase_start": "phase_notice"}
+"""Planner kinds whose template has another name (the rest share their kind's name)."""
+
+DIGITS = "〇一二三四五六七八九"
+
+
+def cn_date(day: date) -> str:
+    """2017-10-31 as written in the body of a letter: 2017年10月31日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def cn_date_written(day: date) -> str:
+    """The date at the foot of an official document: 二〇一七年十月二十四日."""
+    def number(n: int) -> str:
+        tens, units = divmod(n, 10)
+        return ("" if tens < 2 else DIGITS[tens]) + ("十" if tens else "") + \
+            (DIGITS[units] if units or not tens else "")
+
+    year = "".join(DIGITS[int(d)] for d in str(day.year))
+    return f"{year}年{number(day.month)}月{number(day.day)}日"
+
+
+def template_name(kind: str) -> str:
+    return TEMPLATE_FOR_KIND.get(kind, kind)
+
+
+def letter_context(definition: Definition, letter: Letter, today: date) -> dict[str, Any]:
+    """Everything a template of ``letter.kind`` needs, in Chinese where a reader sees it."""
+    c, index = definition.campaign, definition.bodies
+
+    def name(body_id: str | None) -> str | None:
+        if body_id is None:
+            return None
+        return name_on(index[body_id], today) if body_id in index else body_id
+
+    report = next((r for r in c.reports if r.id == letter.report), None)
+    phase = next((p for p in all_phases(c.phases) if p.id == letter.phase), None)
+    issuers = [name(i) for i in c.issuer]
+    ctx: dict[str, Any] = {
+        "kind": letter.kind,
+        "campaign": {"id": c.id, "title": c.title, "doc_number": c.doc_number,
+                     "issuers": issuers},
+        "recipient": name(letter.recipient),
+        "owing_body": name(letter.body),
+        "sender": name(report.to) if report else "、".join(i for i in issuers if i),
+        "date_written": cn_date_written(today),
+        "today": cn_date(today),
+        "contacts": [{"name": ct.name, "role": ct.role, "phone": ct.phone, "email": ct.email}
+                     for ct in c.contacts],
+        "report": None, "phase": None, "record": None,
+        "due": cn_date(letter.due) if letter.due else None,
+        "days_left": (letter.due - today).days if letter.due and letter.due >= today else None,
+        "days_late": (today - letter.due).days if letter.due and today > letter.due else None,
+        "shortfall": letter.shortfall or None,
+        "period": letter.period,
+    }
+    if report is not None:
+        ctx["report"] = {"id": report.id, "title": report.title, "source": str(report.source),
+                         "quota": report.quota.min if report.quota else None,
+                         "content": report.content}
+    if phase is not None:
+        ctx["phase"] = {"id": phase.id, "name": phase.name, "source": str(phase.source),
+                        "summary": phase.summary,
+                        "start": cn_date(phase.window.start) if phase.window else None,
+                        "end": cn_date(phase.window.end) if phase.window else None}
+    if letter.record is not None:
+        rec = letter.record
+        life = getattr(c.lifecycles, rec.kind, None) if c.lifecycles else None
+        state = next((s.name for s in life.states if s.id == rec.state), rec.state) \
+            if life else rec.state
+        timer = next((t for t in life.timers if t.id == letter.timer), None) if life else None
+        ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件", "ref": rec.ref,
+                         "state": state, "since": cn_date(rec.since),
+                         "days": (today - rec.since).days,
+                         "limit": timer.after_days if timer else None,
+                         "source": str(timer.source) if timer and timer.source else None}
+    return ctx

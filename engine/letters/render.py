@@ -1,0 +1,65 @@
+"""Rendering letters from Jinja2 templates in a sandbox.
+
+Templates are written by campaign authors, so they are treated as untrusted: the sandbox
+refuses ``__class__``-style reaches into Python, the loader reads only the template files the
+campaign names and the project's ``templates/``, and an undefined variable is an error (a
+letter with a silent blank where the due date should be is worse than no letter).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from engine.letters.context import template_name
+from engine.spec.loader import Definition
+
+TEMPLATES_ENV = "CAMPAIGN_TEMPLATES"
+
+
+def default_template_dir() -> Path:
+    """The project's ``templates/`` (or ``$CAMPAIGN_TEMPLATES``)."""
+    configured = os.environ.get(TEMPLATES_ENV)
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "templates"
+
+
+class TemplateProblem(Exception):
+    """A template that cannot be used: where it is, and what is wrong, in Chinese."""
+
+
+class LetterRenderer:
+    """One sandboxed environment per campaign; templates are compiled once and cached."""
+
+    def __init__(self, definition: Definition, template_dir: Path | None = None) -> None:
+        base = template_dir or default_template_dir()
+        own = definition.path.parent
+        self.env = ImmutableSandboxedEnvironment(
+            loader=FileSystemLoader([str(own), str(base)]), undefined=StrictUndefined,
+            autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+        self.overrides = dict(definition.campaign.templates)
+
+    def path_for(self, kind: str) -> str:
+        name = template_name(kind)
+        return self.overrides.get(name, f"letters/{name}.md.j2")  # type: ignore[call-overload]
+
+    def render(self, kind: str, context: dict[str, Any]) -> str:
+        path = self.path_for(kind)
+        try:
+            return self.env.get_template(path).render(context)
+        except TemplateNotFound:
+            raise TemplateProblem(f"找不到文书模板 {path}") from None
+        except TemplateSyntaxError as exc:
+            where = f"{exc.filename or path}:{exc.lineno}"
+            raise TemplateProblem(f"{where}: 模板语法错误：{exc.message}") from None
+        except TemplateError as exc:  # undefined variable, sandbox refusal
+            raise TemplateProblem(f"{path}: 模板无法生成文书：{exc}") from None

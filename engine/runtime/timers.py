@@ -1,0 +1,79 @@
+"""Lifecycle timers: a record left too long in a state gets a supervision letter, or is moved.
+
+Pure, like the rest of the planner: the records a timer may concern come in (the store selects
+them through its ``(campaign, state, state_since)`` index), letters and moves go out. A timer
+fires once per stay in its state: the key carries the day the record entered the state, so a
+lead that leaves and comes back is timed afresh, and a rerun finds the key already recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Set
+from dataclasses import dataclass
+from datetime import date
+
+from engine.spec.loader import Definition
+from engine.spec.model import Lifecycle, Timer
+from engine.spec.workdays import shift
+
+
+@dataclass(frozen=True, slots=True)
+class TimedRecord:
+    """What a timer needs to know of a lead or case."""
+
+    kind: str  # "lead" | "case"
+    id: int
+    ref: str  # the record number staff know it by (natural key)
+    state: str
+    body: str | None  # the body handling it
+    since: date  # the day it entered ``state``, in the campaign's time zone
+
+
+@dataclass(frozen=True, slots=True)
+class TimerMove:
+    """A ``fire`` timer: the lifecycle trigger to apply to a record that overstayed."""
+
+    key: str
+    record: TimedRecord
+    trigger: str
+    timer: str
+
+
+def timers_of(definition: Definition) -> Iterator[tuple[str, Lifecycle, Timer]]:
+    lifecycles = definition.campaign.lifecycles
+    if lifecycles is None:
+        return
+    for kind in ("lead", "case"):
+        life = getattr(lifecycles, kind)
+        for timer in life.timers if life is not None else ():
+            yield kind, life, timer
+
+
+def timer_due(timer: Timer, since: date) -> date:
+    """The day a record that entered the timer's state on ``since`` has overstayed."""
+    return shift(since, timer.after_days, timer.calendar)
+
+
+def timer_key(campaign: str, timer: Timer, record: TimedRecord) -> str:
+    return f"{campaign}:timer:{timer.id}:{record.kind}:{record.id}:{record.since.isoformat()}"
+
+
+def overstayed(definition: Definition, records: Iterable[TimedRecord], recorded: Set[str],
+               today: date) -> Iterator[tuple[Timer, TimedRecord, str]]:
+    """Every (timer, record, key) whose time is up on ``today`` and not yet acted on."""
+    by_state: dict[tuple[str, str], list[Timer]] = {}
+    for kind, _, timer in timers_of(definition):
+        by_state.setdefault((kind, timer.state), []).append(timer)
+    cid = definition.campaign.id
+    for record in records:
+        for timer in by_state.get((record.kind, record.state), ()):
+            key = timer_key(cid, timer, record)
+            if key not in recorded and timer_due(timer, record.since) <= today:
+                yield timer, record, key
+
+
+def timer_moves(definition: Definition, records: Iterable[TimedRecord], recorded: Set[str],
+                today: date) -> list[TimerMove]:
+    return [TimerMove(key, record, timer.trigger, timer.id)
+            for timer, record, key in overstayed(definition, records, recorded, today)
+            if timer.action == "fire" and timer.trigger is not None]

@@ -1,0 +1,125 @@
+"""The words of the letters ``campaign run`` records: rendered from ``templates/`` in a sandbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from engine.cli import main
+from engine.letters import LetterRenderer, TemplateProblem, letter_context
+from engine.letters.context import cn_date_written
+from engine.runtime.simulate import simulate
+from engine.spec.loader import load_definition
+from engine.store.db import connect
+from engine.store.tables import letters
+from tests.conftest import CAMPAIGNS
+from tests.conftest_helpers import copy_example, insert_after
+
+
+def cli(db_url: str, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--db", db_url], catch_exceptions=False)
+
+
+@pytest.mark.parametrize(("day", "written"), [
+    (date(2017, 10, 24), "二〇一七年十月二十四日"),
+    (date(2018, 1, 31), "二〇一八年一月三十一日"),
+    (date(2020, 12, 10), "二〇二〇年十二月十日"),
+    (date(2017, 11, 20), "二〇一七年十一月二十日"),
+    (date(2022, 8, 5), "二〇二二年八月五日"),
+])
+def test_the_date_of_a_letter_is_written_the_chinese_way(day: date, written: str) -> None:
+    assert cn_date_written(day) == written
+
+
+def letter_bodies(db_url: str, kind: str) -> dict[str, str]:
+    with connect(db_url).engine.connect() as conn:
+        return dict(conn.execute(select(letters.c.recipient_id, letters.c.body).where(
+            letters.c.kind == kind, letters.c.status == "planned")).all())
+
+
+def test_sourcing_2017_reminder_names_the_body_the_report_the_due_day_and_the_shortfall(
+        db_url: str, tmp_path: Path) -> None:
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    cli(db_url, "submit", "--campaign", "sourcing_2017", "--report", "cross_province_leads",
+        "--body", "zhejiang_amr", "--count", "3", "--at", "2017-10-20", "--actor", "浙江省局")
+    assert cli(db_url, "run", "--at", "2017-10-28").exit_code == 0
+    bodies = letter_bodies(db_url, "reminder")
+    assert len(bodies) == 31
+    text = bodies["zhejiang_amr"]
+    assert text.startswith("# 关于按时报送跨省商标侵权案件线索的提醒函")
+    assert "浙江省市场监督管理局：" in text
+    assert "2017年10月31日前" in text and "尚有3天" in text
+    assert "尚差2件" in text and "二、（二）1" in text and "办字〔2017〕165号" in text
+    assert "010-63219389" in text  # the contact block of the notice
+    assert text.rstrip().endswith("二〇一七年十月二十八日")
+    assert "不少于5件，你单位目前尚差5件" in bodies["beijing_amr"]  # nothing filed yet
+    with connect(db_url).engine.connect() as conn:
+        subjects = set(conn.scalars(select(letters.c.subject).where(
+            letters.c.kind == "reminder", letters.c.status == "planned")))
+    assert subjects == {"关于按时报送跨省商标侵权案件线索的提醒函"}
+
+
+def test_an_overdue_notice_counts_the_days_late(db_url: str) -> None:
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    assert cli(db_url, "run", "--at", "2017-11-06").exit_code == 0
+    text = letter_bodies(db_url, "overdue")["anhui_amr"]
+    assert "截至2017年11月6日" in text and "已逾期6天" in text and "尚未报送" in text
+
+
+def with_template(tmp_path: Path, template: str) -> Path:
+    path = copy_example(tmp_path)
+    (tmp_path / "letters").mkdir(exist_ok=True)
+    (tmp_path / "letters" / "own_reminder.j2").write_text(template, encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(insert_after(text, "published: 2017-10-17",
+                                 "templates:\n  reminder: letters/own_reminder.j2\n"),
+                    encoding="utf-8")
+    return path
+
+
+def first_reminder(path: Path) -> tuple[LetterRenderer, dict[str, object]]:
+    definition = load_definition(path)
+    day, letter = next((d, lt) for d, lt in simulate(definition, date(2017, 10, 24),
+                                                     date(2017, 10, 24)) if lt.kind == "reminder")
+    return LetterRenderer(definition), letter_context(definition, letter, day)
+
+
+def test_a_campaign_can_use_its_own_template(tmp_path: Path) -> None:
+    renderer, ctx = first_reminder(with_template(tmp_path, "请{{ recipient }}于{{ due }}前报送。"))
+    assert renderer.render("reminder", ctx) == "请安徽省市场监督管理局于2017年10月31日前报送。"
+
+
+@pytest.mark.parametrize("template", [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ recipient.__class__.__init__.__globals__ }}",
+    "{% for c in contacts %}{{ c.__class__ }}{% endfor %}{{ contacts.append(1) }}",
+], ids=["str_mro_subclasses", "function_globals", "mutating_a_list"])
+def test_a_template_cannot_reach_python_internals(tmp_path: Path, template: str) -> None:
+    renderer, ctx = first_reminder(with_template(tmp_path, template))
+    try:
+        out = renderer.render("reminder", ctx)
+    except TemplateProblem:
+        return  # refused outright
+    assert "class" not in out and "function" not in out and "module" not in out
+
+
+def test_an_undefined_variable_in_a_template_fails_the_run_and_records_nothing(
+        db_url: str, tmp_path: Path) -> None:
+    path = with_template(tmp_path, "请于{{ deu }}前报送。")
+    assert cli(db_url, "load", str(path)).exit_code == 0
+    result = cli(db_url, "run", "--at", "2017-10-24", "--format", "json")
+    assert result.exit_code == 1 and "deu" in result.output and "Traceback" not in result.output
+    with connect(db_url).engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(letters)) == 0
+
+
+def test_dry_run_json_reports_the_phase(db_url: str) -> None:
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    out = json.loads(cli(db_url, "run", "--at", "2017-10-24", "--dry-run", "--format",
+                         "json").output)
+    assert out["phase"] == "implement" and out["sent"] == 31

@@ -1,0 +1,201 @@
+"""Lifecycle timers and the campaign's phases, through ``campaign run`` on a real store."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from engine.cli import main
+from engine.records.lifecycle import lifecycle_machines
+from engine.runtime.phases import advance, phase_on
+from engine.runtime.simulate import SimulationData, simulate
+from engine.runtime.timers import TimedRecord
+from engine.spec.loader import load_definition
+from engine.store import definitions, records
+from engine.store.db import connect
+from engine.store.tables import campaign_phases, events, leads, letters
+from tests.conftest import CAMPAIGNS
+from tests.conftest_helpers import copy_example, replace_once
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def cli(db_url: str, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--db", db_url], catch_exceptions=False)
+
+
+def run_at(db_url: str, day: str) -> dict[str, object]:
+    result = cli(db_url, "run", "--at", day, "--campaign", "sourcing_2017", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+@pytest.fixture
+def loaded(db_url: str) -> str:
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    return db_url
+
+
+def forwarded_lead(db_url: str, key: str, on: datetime, body: str = "zhejiang_amr") -> int:
+    """A lead reported to the office and forwarded to ``body`` at ``on``."""
+    store = connect(db_url)
+    def_id, definition = definitions.latest(store, "sourcing_2017")
+    records.insert_records(store, "lead", "sourcing_2017", def_id,
+                           [records.NewRecord(key, {"right_holder": "某权利人"}, key, body)],
+                           actor="商标局", initial_state="reported")
+    lead_id = next(r["id"] for r in records.listing(store, "lead") if r["natural_key"] == key)
+    with store.engine.begin() as conn:
+        records.move_in(conn, "lead", lead_id, "forward", lifecycle_machines(definition)["lead"],
+                        actor="商标局", at=on)
+    return lead_id
+
+
+def supervision_letters(db_url: str) -> list[tuple[str, int | None, date, str | None]]:
+    with connect(db_url).engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+            select(letters.c.recipient_id, letters.c.record_id, letters.c.planned_for,
+                   letters.c.body).where(letters.c.kind == "supervision"))]
+
+
+def test_sourcing_2017_supervises_a_forwarded_lead_not_opened_within_15_days(loaded: str) -> None:
+    lead = forwarded_lead(loaded, "ZJ-001", datetime(2017, 11, 1, 10, tzinfo=SHANGHAI))
+    run_at(loaded, "2017-11-15")
+    assert supervision_letters(loaded) == []  # 14 days: still in time
+    run_at(loaded, "2017-11-16")
+    run_at(loaded, "2017-11-17")  # the next day's run does not repeat it
+    [(recipient, record_id, planned, body)] = supervision_letters(loaded)
+    assert (recipient, record_id, planned) == ("zhejiang_amr", lead, date(2017, 11, 16))
+    assert "ZJ-001" in body and "已转办至涉案省" in body and "15天" in body
+
+
+def test_a_lead_opened_as_a_case_in_time_is_not_supervised(loaded: str) -> None:
+    lead = forwarded_lead(loaded, "ZJ-002", datetime(2017, 11, 1, 10, tzinfo=SHANGHAI))
+    store = connect(loaded)
+    _, definition = definitions.latest(store, "sourcing_2017")
+    records.move(store, "lead", lead, "open_case", lifecycle_machines(definition)["lead"],
+                 actor="浙江省局")
+    run_at(loaded, "2017-11-20")
+    assert supervision_letters(loaded) == []
+
+
+def test_a_run_far_behind_still_supervises_each_overdue_lead_once(loaded: str) -> None:
+    forwarded_lead(loaded, "ZJ-003", datetime(2017, 11, 1, 10, tzinfo=SHANGHAI))
+    forwarded_lead(loaded, "AH-001", datetime(2017, 11, 20, 10, tzinfo=SHANGHAI), "anhui_amr")
+    run_at(loaded, "2017-12-31")
+    run_at(loaded, "2017-12-31")
+    assert sorted(r[0] for r in supervision_letters(loaded)) == ["anhui_amr", "zhejiang_amr"]
+
+
+def test_simulate_shows_supervision_letters_for_leads_in_the_data() -> None:
+    definition = load_definition(CAMPAIGNS / "sourcing_2017.yaml")
+    data = SimulationData(records=(TimedRecord("lead", 1, "JS-9", "forwarded", "jiangsu_amr",
+                                               date(2017, 11, 3)),))
+    found = [(day, lt.recipient) for day, lt in simulate(definition, date(2017, 11, 1),
+                                                         date(2017, 12, 31), data)
+             if lt.kind == "supervision"]
+    assert found == [(date(2017, 11, 18), "jiangsu_amr")]
+
+
+def amended_timers(tmp_path: Path) -> Path:
+    """sourcing_2017 with the forwarded-lead timer escalating and the assigned-lead timer
+    declining the lead after 20 days (a ``fire`` timer)."""
+    path = copy_example(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    text = replace_once(text, "        state: assigned\n        after_days: 15\n"
+                              "        action: supervise\n",
+                        "        state: assigned\n        after_days: 20\n        action: fire\n"
+                        "        trigger: decline\n")
+    text = replace_once(text, "        after_days: 15\n        action: supervise\n",
+                        "        after_days: 15\n        action: escalate\n")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_escalating_timer_writes_to_the_superior_of_the_handling_body(tmp_path: Path) -> None:
+    definition = load_definition(amended_timers(tmp_path))
+    data = SimulationData(records=(
+        TimedRecord("lead", 1, "ZJ-1", "forwarded", "zhejiang_amr", date(2017, 11, 1)),
+        TimedRecord("lead", 2, "ZJ-2", "assigned", "zhejiang_amr", date(2017, 11, 1))))
+    found = [(day, lt.kind, lt.recipient, lt.record.ref if lt.record else None)
+             for day, lt in simulate(definition, date(2017, 11, 1), date(2017, 12, 31), data)
+             if lt.record is not None]
+    assert found == [(date(2017, 11, 16), "supervision", "samr", "ZJ-1")]
+
+
+def test_a_firing_timer_moves_the_record_and_says_who_did_it(db_url: str,
+                                                            tmp_path: Path) -> None:
+    assert cli(db_url, "load", str(amended_timers(tmp_path))).exit_code == 0
+    store = connect(db_url)
+    def_id, definition = definitions.latest(store, "sourcing_2017")
+    records.insert_records(store, "lead", "sourcing_2017", def_id,
+                           [records.NewRecord("ZJ-2", {}, "ZJ-2", "zhejiang_amr")],
+                           actor="商标局", initial_state="forwarded")
+    with store.engine.begin() as conn:
+        lead = conn.scalar(select(leads.c.id))
+        records.move_in(conn, "lead", lead, "assign", lifecycle_machines(definition)["lead"],
+                        actor="浙江省局", at=datetime(2017, 11, 1, 9, tzinfo=SHANGHAI))
+    assert run_at(db_url, "2017-11-20")["fired"] == 0
+    assert run_at(db_url, "2017-11-21")["fired"] == 1
+    assert run_at(db_url, "2017-11-22")["fired"] == 0
+    assert records.get(store, "lead", lead)["state"] == "declined"
+    last = records.history(store, "lead", lead)[-1]
+    assert (last["trigger"], last["actor"]) == ("decline", "campaign run")
+
+
+# --- phases -------------------------------------------------------------------------------------
+def test_sourcing_2017_moves_through_its_phases_by_date() -> None:
+    definition = load_definition(CAMPAIGNS / "sourcing_2017.yaml")
+    assert phase_on(definition, date(2017, 8, 31)) == "pending"
+    assert phase_on(definition, date(2017, 10, 24)) == "implement"
+    assert phase_on(definition, date(2018, 3, 1)) == "closed"
+    walk = advance(definition, "pending", date(2018, 1, 5))
+    assert [(s.source, s.dest, s.day) for s in walk] == [
+        ("pending", "mobilise", date(2017, 9, 1)), ("mobilise", "implement", date(2017, 10, 1)),
+        ("implement", "summarise", date(2018, 1, 1))]
+    assert advance(definition, "summarise", date(2017, 10, 5)) == []  # never backwards
+
+
+def test_a_run_records_each_phase_passed_in_the_audit_trail(loaded: str) -> None:
+    assert run_at(loaded, "2017-09-05")["phase"] == "mobilise"
+    assert run_at(loaded, "2018-01-10")["phase"] == "summarise"  # after downtime: two steps
+    run_at(loaded, "2018-01-10")
+    with connect(loaded).engine.connect() as conn:
+        stored = conn.execute(select(campaign_phases)).one()
+        trail = [(e.from_state, e.to_state, e.actor) for e in conn.execute(
+            select(events).where(events.c.record_kind == "campaign").order_by(events.c.id))]
+    assert (stored.phase, stored.since) == ("summarise", date(2018, 1, 1))
+    assert trail == [("pending", "mobilise", "campaign run"),
+                     ("mobilise", "implement", "campaign run"),
+                     ("implement", "summarise", "campaign run")]
+
+
+def test_a_phase_that_asks_for_it_sends_a_deployment_notice_once(tmp_path: Path) -> None:
+    path = copy_example(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    text = replace_once(text, "    type: implement\n",
+                        "    type: implement\n    notify: {registry: provinces, level: province,"
+                        " exclude: xpcc_amr}\n")
+    path.write_text(text, encoding="utf-8")
+    definition = load_definition(path)
+    notices = [(day, lt.recipient) for day, lt in simulate(
+        definition, date(2017, 9, 20), date(2017, 10, 20)) if lt.kind == "phase_start"]
+    assert len(notices) == 31 and {day for day, _ in notices} == {date(2017, 10, 1)}
+
+
+def test_leads_in_the_store_have_no_timer_letters_before_their_state_is_timed(
+        loaded: str) -> None:
+    store = connect(loaded)
+    def_id, _ = definitions.latest(store, "sourcing_2017")
+    records.insert_records(store, "lead", "sourcing_2017", def_id,
+                           [records.NewRecord("JS-1", {}, "JS-1", "jiangsu_amr")],
+                           actor="江苏省局", initial_state="collected")
+    run_at(loaded, "2017-12-31")
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(leads.c.state)) == "collected"
+    assert supervision_letters(loaded) == []
