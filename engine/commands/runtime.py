@@ -50,8 +50,9 @@ def run(at: datetime | None, only: tuple[str, ...], dry_run: bool, fmt: str,
                                   ensure_ascii=False))
         else:
             verb = "将发" if dry_run else "新发"
-            click.echo(f"{outcome.campaign}（{outcome.day.isoformat()}）：{verb}文书 "
-                       f"{outcome.sent} 份，跳过 {outcome.skipped} 份，逾期未报 {outcome.owing} 项")
+            where = f"{outcome.day.isoformat()}，{outcome.phase_name}"
+            click.echo(f"{outcome.campaign}（{where}）：{verb}文书 {outcome.sent} 份"
+                       f"，跳过 {outcome.skipped} 份，逾期未报 {outcome.owing} 项")
     sys.exit(1 if any(isinstance(o, TickFailure) for o in outcomes) else 0)
 
 

@@ -48,6 +48,13 @@ def phase_on(definition: Definition, day: date) -> str:
     return current
 
 
+def phase_name(definition: Definition, state: str) -> str:
+    """The Chinese name of a campaign state, for summaries."""
+    names = {PENDING: "未开始", CLOSED: "已结束"}
+    names.update((p.id, p.name) for p in definition.campaign.phases)
+    return names.get(state, state)
+
+
 class _Cursor:
     """The campaign as the machine sees it: only a state (the machine is shared)."""
 

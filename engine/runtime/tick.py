@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.letters import LetterRenderer, TemplateProblem, letter_context
 from engine.records.lifecycle import Moved, lifecycle_machines
 from engine.runtime.obligations import obligations
-from engine.runtime.phases import PhaseStep, advance
+from engine.runtime.phases import PhaseStep, advance, phase_name
 from engine.runtime.planner import Letter, plan
 from engine.runtime.state import snapshot, stored_phase, sync_obligations
 from engine.runtime.timers import TimerMove, timer_moves
@@ -43,6 +43,7 @@ class TickSummary:
     skipped: int
     owing: int
     phase: str = "pending"
+    phase_name: str = "未开始"
     planned: tuple[Letter, ...] = ()
     fired: int = 0  # records moved by ``fire`` timers
 
@@ -105,14 +106,15 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
             conn.rollback()
             return TickSummary(campaign, day, sum(lt.status == "send" for lt in planned),
                                sum(lt.status == "skip" for lt in planned), owing, phase,
-                               tuple(planned), len(moves))
+                               phase_name(definition, phase), tuple(planned), len(moves))
         now = datetime.now(UTC)
         rows = [_letter_row(lt, ids, renderer, definition, day, now) for lt in planned]
         sent = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] == "planned"])
         skipped = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] != "planned"])
         _record_phase_steps(conn, campaign, definition_id, steps, at)
         fired = _apply_timer_moves(conn, definition, moves, at)
-    return TickSummary(campaign, day, sent, skipped, owing, phase, tuple(planned), fired)
+    return TickSummary(campaign, day, sent, skipped, owing, phase, phase_name(definition, phase),
+                       tuple(planned), fired)
 
 
 def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
