@@ -315,9 +315,10 @@ def record_group(kind: str) -> click.Group:
 
 
 def _runtime_commands() -> list[click.Command]:
+    from engine.commands.daemon import daemon
     from engine.commands.runtime import run, submit
 
-    return [run, submit]
+    return [run, submit, daemon]
 
 
 COMMANDS = [db, load, record_group("lead"), record_group("case"), *_runtime_commands()]
