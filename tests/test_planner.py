@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.runtime.obligations import Obligation, obligations
 from engine.runtime.planner import Snapshot, plan, plan_obligation
@@ -75,3 +77,26 @@ def test_escalation_goes_to_the_superior_of_the_late_body() -> None:
 @pytest.mark.parametrize("ob", OBLIGATIONS[:5], ids=lambda o: o.key)
 def test_nothing_is_planned_before_the_first_reminder(ob: Obligation) -> None:
     assert plan_obligation(ob, Snapshot(), ob.due - timedelta(days=30)) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sets(st.integers(min_value=0, max_value=160), max_size=40),
+       st.sampled_from(["calendar_days", "working_days"]))
+def test_whatever_days_the_runs_happen_on_each_letter_is_recorded_once_and_in_order(
+        offsets: set[int], count: str) -> None:
+    """Runs on any subset of days (downtime anywhere): every key is recorded at most once,
+    nothing is sent before its day, no reminder is sent after the deadline, and at most one
+    letter of a series goes out per run."""
+    ob = replace(BEIJING_LEADS, policy=replace(BEIJING_LEADS.policy, calendar=count))
+    start = date(2017, 9, 20)
+    recorded: set[str] = set()
+    for offset in sorted(offsets):
+        today = start + timedelta(days=offset)
+        letters = plan_obligation(ob, Snapshot(recorded=recorded), today)
+        keys = [lt.key for lt in letters]
+        assert len(keys) == len(set(keys)) and not recorded & set(keys)
+        sent = [lt for lt in letters if lt.status == "send"]
+        assert all(lt.scheduled <= today for lt in letters)
+        assert all(today <= ob.due for lt in sent if lt.kind == "reminder")
+        assert len([lt for lt in sent if lt.kind in ("reminder", "overdue")]) <= 1
+        recorded |= set(keys)
