@@ -46,7 +46,10 @@ def main() -> None:
 @LANG
 def validate(paths: tuple[Path, ...], fmt: str, lang: str) -> None:
     """Check campaign definitions and body registries; list every problem at once."""
+    from engine.letters.check import check_templates
+
     result = validate_paths(paths)
+    check_templates(result)
     diagnostics = result.report.sorted()
     errors = sum(d.severity.value == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors

@@ -108,10 +108,12 @@ def test_a_template_cannot_reach_python_internals(tmp_path: Path, template: str)
     assert "class" not in out and "function" not in out and "module" not in out
 
 
-def test_an_undefined_variable_in_a_template_fails_the_run_and_records_nothing(
+def test_a_template_broken_after_loading_fails_the_run_and_records_nothing(
         db_url: str, tmp_path: Path) -> None:
-    path = with_template(tmp_path, "请于{{ deu }}前报送。")
+    path = with_template(tmp_path, "请于{{ due }}前报送。")
     assert cli(db_url, "load", str(path)).exit_code == 0
+    # edited after loading, so validation never saw it: the run must still fail cleanly
+    (tmp_path / "letters" / "own_reminder.j2").write_text("请于{{ deu }}前报送。", encoding="utf-8")
     result = cli(db_url, "run", "--at", "2017-10-24", "--format", "json")
     assert result.exit_code == 1 and "deu" in result.output and "Traceback" not in result.output
     with connect(db_url).engine.connect() as conn:
@@ -123,3 +125,34 @@ def test_dry_run_json_reports_the_phase(db_url: str) -> None:
     out = json.loads(cli(db_url, "run", "--at", "2017-10-24", "--dry-run", "--format",
                          "json").output)
     assert out["phase"] == "implement" and out["sent"] == 31
+
+
+@pytest.mark.parametrize(("template", "code", "says"), [
+    ("{{ ''.__class__.__mro__ }}", "template-unsafe", "__class__"),
+    ("{{ recipient['__init__'] }}", "template-unsafe", "__init__"),
+    ("请于{{ deu }}前报送。", "template-broken", "deu"),
+    ("请于{{ due 前报送。", "template-broken", "own_reminder.j2:1"),
+    ("{% for x in contacts %}{{ x.name }}", "template-broken", "own_reminder.j2"),
+], ids=["dunder_class", "dunder_by_key", "undefined_variable", "unclosed_expression",
+        "unclosed_block"])
+def test_validate_refuses_a_broken_or_unsafe_template_where_the_campaign_names_it(
+        tmp_path: Path, template: str, code: str, says: str) -> None:
+    path = with_template(tmp_path, template)
+    result = CliRunner().invoke(main, ["validate", "--format", "json", str(path)])
+    assert result.exit_code == 1, result.output
+    found = [d for d in json.loads(result.output)["diagnostics"] if d["code"] == code]
+    assert found, result.output
+    text = path.read_text(encoding="utf-8").splitlines()
+    assert text[found[0]["line"] - 1].strip() == "reminder: letters/own_reminder.j2"
+    assert says in found[0]["message"]
+
+
+def test_load_refuses_a_campaign_whose_template_is_broken(db_url: str, tmp_path: Path) -> None:
+    result = cli(db_url, "load", str(with_template(tmp_path, "{{ nope }}")))
+    assert result.exit_code == 1 and "nope" in result.output
+
+
+def test_every_bundled_campaign_renders_every_letter_it_can_send() -> None:
+    result = CliRunner().invoke(main, ["validate", "--format", "json",
+                                       *map(str, sorted(CAMPAIGNS.glob("*.yaml")))])
+    assert result.exit_code == 0 and json.loads(result.output)["errors"] == 0

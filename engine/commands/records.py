@@ -92,7 +92,10 @@ def db_status(db_url: str | None) -> None:
 @click.option("--actor", default="campaign load", show_default=True)
 def load(paths: tuple[Path, ...], db_url: str | None, actor: str) -> None:
     """Register campaign definitions (a changed file becomes a new version)."""
+    from engine.letters.check import check_templates
+
     result = validate_paths(paths)
+    check_templates(result)
     if not result.ok:
         for d in result.report.sorted():
             click.echo(d.format(), err=True)

@@ -67,6 +67,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "unknown field '{id}' ({record} records have no such field)"),
     "unknown-registry": ("未知的名录“{id}”", "unknown registry '{id}'"),
     "unknown-template": ("找不到模板文件“{path}”", "template file '{path}' not found"),
+    "template-broken": ("文书模板 {path} 无法生成文书：{problem}",
+                        "letter template {path} cannot render a letter: {problem}"),
+    "template-unsafe": ("文书模板 {path} 访问了以下划线开头的属性“{name}”；为安全起见不允许",
+                        "letter template {path} reaches for the underscore attribute '{name}'; "
+                        "not allowed"),
     "registry-missing": ("找不到单位名录文件“{path}”", "body registry file '{path}' not found"),
     "registry-id-mismatch": ("名录标识“{id}”与文件名“{stem}”不一致",
                              "registry id '{id}' does not match the file name '{stem}'"),
