@@ -1,0 +1,144 @@
+"""``campaign report stats|compliance|progress``: returns and reports from the store.
+
+A thin shell over :mod:`engine.reports`: resolve the campaign, compute, write. Every refusal
+(unknown campaign, a campaign without a return form, a malformed period) is one Chinese line
+on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from engine.commands.records import DB, fail, open_store
+from engine.reports import compliance as compliance_
+from engine.reports import formats, returns, xlsx
+from engine.reports import progress as progress_
+from engine.spec.loader import Definition
+from engine.store import definitions
+from engine.store.db import Store, StoreError
+
+CAMPAIGN = click.option("--campaign", required=True, help="专项标识，如 foreign_investment_2017")
+
+
+def _definition(store: Store, campaign: str) -> Definition:
+    try:
+        return definitions.latest(store, campaign)[1]
+    except StoreError as exc:
+        fail(str(exc))
+        raise
+
+
+def _emit(content: str, output: Path | None, what: str) -> None:
+    """Print, or write a file (CSV with the BOM Excel needs to read Chinese)."""
+    if output is None:
+        click.echo(content, nl=not content.endswith("\n"))
+        return
+    encoding = "utf-8-sig" if output.suffix.lower() == ".csv" else "utf-8"
+    try:
+        output.write_text(content, encoding=encoding)
+    except OSError as exc:
+        fail(f"无法写入 {output}：{exc.strerror or exc}")
+    click.echo(f"已写出{what}：{output}")
+
+
+@click.group("report")
+def report() -> None:
+    """统计报表、报送情况与工作进度。"""
+
+
+@report.command("stats")
+@CAMPAIGN
+@click.option("--period", default=None, metavar="YYYY-MM",
+              help="统计月份（按立案日期）；不填为全程")
+@click.option("--body", default=None, help="只统计该单位及其下级单位的案件")
+@click.option("--return", "form_id", default=None, help="统计表标识（专项有多张表时）")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "json", "md"]),
+              default="xlsx", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="输出文件（xlsx 必填，其他格式不填则打印）")
+@DB
+def stats(campaign: str, period: str | None, body: str | None, form_id: str | None, fmt: str,
+          output: Path | None, db_url: str | None) -> None:
+    """Fill the campaign's statistics return from its case records."""
+    if fmt == "xlsx" and output is None:
+        fail("xlsx 格式须用 --output 指定输出文件")
+    try:
+        month = returns.parse_period(period) if period is not None else None
+    except returns.ReportError as exc:
+        fail(str(exc))
+        return
+    store = open_store(db_url)
+    definition = _definition(store, campaign)
+    try:
+        filled = returns.compute(store, definition, period=month, body=body, form_id=form_id)
+    except returns.ReportError as exc:
+        fail(str(exc))
+        return
+    what = f"{filled.form.title}（{filled.period_label}）"
+    if fmt == "xlsx":
+        assert output is not None
+        try:
+            xlsx.write_xlsx(filled, output)
+        except OSError as exc:
+            fail(f"无法写入 {output}：{exc.strerror or exc}")
+        click.echo(f"已写出{what}：{output}")
+        return
+    writer = {"csv": formats.to_csv, "json": formats.to_json, "md": formats.to_markdown}[fmt]
+    _emit(writer(filled), output, what)
+
+
+@report.command("compliance")
+@CAMPAIGN
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="截至哪一天（默认今天，按专项时区）")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@DB
+def compliance(campaign: str, at: datetime | None, fmt: str, db_url: str | None) -> None:
+    """Per body and report: submitted on time, late, missing or not yet due; quota attained."""
+    store = open_store(db_url)
+    definition = _definition(store, campaign)
+    today: date = at.date() if at else datetime.now(ZoneInfo(definition.campaign.timezone)).date()
+    items = compliance_.compliance(store, definition, today)
+    if fmt == "json":
+        click.echo(json.dumps(compliance_.as_data(items), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(formats.csv_text(compliance_.HEADERS, compliance_.rows(items)), nl=False)
+    else:
+        click.echo(f"{definition.campaign.title} 报送情况（截至 {today.isoformat()}）")
+        if items:
+            click.echo(formats.text_table(compliance_.HEADERS, compliance_.rows(items)))
+        click.echo(compliance_.summary(items))
+
+
+@report.command("progress")
+@CAMPAIGN
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@DB
+def progress(campaign: str, fmt: str, db_url: str | None) -> None:
+    """Leads and cases by state and body."""
+    store = open_store(db_url)
+    definition = _definition(store, campaign)
+    counts = progress_.progress(store, definition)
+    if fmt == "json":
+        click.echo(json.dumps(progress_.as_data(counts), ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        head = ["类别", "单位", "状态", "状态名称", "数量"]
+        rows = [[progress_.KIND_WORDS[x.kind], x.body_name, x.state, x.state_name, str(x.count)]
+                for x in counts]
+        click.echo(formats.csv_text(head, rows), nl=False)
+        return
+    click.echo(f"{definition.campaign.title} 工作进度")
+    for kind, word in progress_.KIND_WORDS.items():
+        if not progress_.state_names(definition, kind):
+            continue
+        head, rows = progress_.matrix(definition, counts, kind)
+        click.echo(f"\n{word}（按单位、状态）：")
+        click.echo(formats.text_table(head, rows))
