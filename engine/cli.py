@@ -131,10 +131,14 @@ def graph(path: Path, lifecycle: str, fmt: str, lang: str) -> None:
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--data", type=click.Path(path_type=Path), help="Submissions (YAML/JSON).")
 @click.option("--include-skipped", is_flag=True, help="Also list superseded letters.")
+@click.option("--letters", "letters_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the text of every letter under this folder.")
+@click.option("--letter-formats", default="md", show_default=True,
+              help="Formats written with --letters: md,html,docx,pdf.")
 @_fmt(["table", "json"], "table")
 @LANG
 def simulate(path: Path, start: Any, end: Any, data: Path | None, include_skipped: bool,
-             fmt: str, lang: str) -> None:
+             letters_dir: Path | None, letter_formats: str, fmt: str, lang: str) -> None:
     """Show every letter a campaign would send between two dates (simulated clock)."""
     from engine.runtime.simulate import SimulationDataError, load_data
     from engine.runtime.simulate import simulate as run_simulation
@@ -148,12 +152,28 @@ def simulate(path: Path, start: Any, end: Any, data: Path | None, include_skippe
     except SimulationDataError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    planned = run_simulation(definition, start.date(), end.date(), supplied)
+    written = [0]
+    if letters_dir is not None:
+        from engine.letters.preview import write_previews
+
+        formats = tuple(f.strip() for f in letter_formats.split(",") if f.strip())
+        planned = write_previews(definition, planned, letters_dir, formats, written)
     try:
-        _print_simulation(run_simulation(definition, start.date(), end.date(), supplied),
-                          definition, fmt, include_skipped)
+        _print_simulation(planned, definition, fmt, include_skipped)
     except DateError as exc:  # a working-day count in a year the calendar does not know
         click.echo(str(exc), err=True)
         sys.exit(1)
+    except Exception as exc:  # a template or a file the letters could not be written with
+        from engine.letters.channels import DeliveryError
+        from engine.letters.render import TemplateProblem
+
+        if not isinstance(exc, TemplateProblem | DeliveryError):
+            raise
+        click.echo(f"无法写出文书：{exc}", err=True)
+        sys.exit(1)
+    if letters_dir is not None:
+        click.echo(f"已写出 {written[0]} 份文书到 {letters_dir}", err=True)
 
 
 def _print_simulation(letters: Iterable[tuple[date, Letter]], definition: Definition, fmt: str,

@@ -156,3 +156,43 @@ def test_every_bundled_campaign_renders_every_letter_it_can_send() -> None:
     result = CliRunner().invoke(main, ["validate", "--format", "json",
                                        *map(str, sorted(CAMPAIGNS.glob("*.yaml")))])
     assert result.exit_code == 0 and json.loads(result.output)["errors"] == 0
+
+
+def test_simulate_writes_every_letter_of_sourcing_2017_for_a_reader_to_check(
+        tmp_path: Path) -> None:
+    """The issue's check: a simulated run of sourcing_2017 produces letters a reader can hold
+    against the notice: right recipient, due date in Chinese, shortfall, the contact block."""
+    data = tmp_path / "data.yaml"
+    data.write_text("submissions:\n  - {report: cross_province_leads, body: zhejiang_amr, "
+                    "date: 2017-10-20, count: 3}\n", encoding="utf-8")
+    out = tmp_path / "letters"
+    result = CliRunner().invoke(main, ["simulate", str(CAMPAIGNS / "sourcing_2017.yaml"),
+                                       "--from", "2017-09-20", "--to", "2018-02-28",
+                                       "--data", str(data), "--letters", str(out)])
+    assert result.exit_code == 0, result.output
+    day = out / "sourcing_2017" / "2017-11-01"
+    zhejiang = next(day.glob("*-催报通知-浙江省市场监督管理局.md")).read_text(encoding="utf-8")
+    assert zhejiang.startswith("# 关于催报跨省商标侵权案件线索的通知\n\n浙江省市场监督管理局：")
+    assert "2017年10月31日前" in zhejiang and "尚差2件" in zhejiang and "已逾期1天" in zhejiang
+    assert "联系人：" in zhejiang and "010-63219391" in zhejiang
+    assert zhejiang.rstrip().endswith("二〇一七年十一月一日")
+    summary = next((out / "sourcing_2017" / "2018-02-01").glob("*-催报通知-北京*.md"))
+    assert "专项行动总结应于2018年1月31日前报送" in summary.read_text(encoding="utf-8")
+    written = sum(1 for _ in out.rglob("*.md"))
+    assert f"已写出 {written} 份文书" in result.output and written > 31 * 4
+
+
+def test_a_forwarding_letter_lists_the_leads_particulars(tmp_path: Path) -> None:
+    from engine.letters.context import forwarding_context
+
+    definition = load_definition(CAMPAIGNS / "sourcing_2017.yaml")
+    lead = {"right_holder": "某某鞋业有限公司", "mark": "某某", "registration_number": "1234567",
+            "ownership_clear": True, "suspected_infringer": "某商贸公司",
+            "infringement_place": "浙江省温州市", "received_on": date(2017, 10, 12)}
+    ctx = forwarding_context(definition, lead, "JS-2017-001", "saic.tmo", "zhejiang_amr",
+                             date(2017, 11, 8), date(2017, 12, 8))
+    text = LetterRenderer(definition).render("forwarding", ctx)
+    assert "浙江省市场监督管理局：" in text and "JS-2017-001" in text
+    assert "- 商标注册号：1234567" in text and "- 商标权属是否明晰：是" in text
+    assert "- 收集日期：2017年10月12日" in text and "二、（二）2" in text
+    assert "于2017年12月8日前将办理情况反馈" in text

@@ -319,9 +319,11 @@ def record_group(kind: str) -> click.Group:
 
 def _runtime_commands() -> list[click.Command]:
     from engine.commands.daemon import daemon
+    from engine.commands.letters import letters_group
+    from engine.commands.reports import report
     from engine.commands.runtime import run, submit
 
-    return [run, submit, daemon]
+    return [run, submit, daemon, report, letters_group]
 
 
 COMMANDS = [db, load, record_group("lead"), record_group("case"), *_runtime_commands()]

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from jinja2 import TemplateError, nodes
 
-from engine.letters.context import letter_context, template_name
+from engine.letters.context import forwarding_context, letter_context, template_name
 from engine.letters.render import LetterRenderer, TemplateProblem
 from engine.runtime.planner import Letter
 from engine.runtime.timers import TimedRecord
@@ -22,7 +22,7 @@ from engine.spec.dates import DateError, all_phases, deadlines
 from engine.spec.diagnostics import Pos
 from engine.spec.loader import Definition, Validation
 
-KINDS = ("reminder", "overdue", "escalation", "supervision", "phase_start")
+KINDS = ("reminder", "overdue", "escalation", "supervision", "phase_start", "forwarding")
 
 
 def sample_letters(definition: Definition) -> dict[str, Letter]:
@@ -62,6 +62,21 @@ def sample_letters(definition: Definition) -> dict[str, Letter]:
     return out
 
 
+def sample_contexts(definition: Definition) -> dict[str, dict[str, object]]:
+    """The context each template is checked against, keyed by kind."""
+    out = {kind: letter_context(definition, letter, letter.scheduled)
+           for kind, letter in sample_letters(definition).items()}
+    c = definition.campaign
+    if c.lifecycles is not None and c.lifecycles.lead is not None:
+        some_body = next(iter(definition.bodies.bodies), c.issuer[0])
+        sample = {"right_holder": "样例权利人", "mark": "样例商标", "ownership_clear": True,
+                  "received_on": c.period.start}
+        out["forwarding"] = forwarding_context(definition, sample, "样例-001", c.issuer[0],
+                                               some_body, c.period.start,
+                                               c.period.start + timedelta(days=30))
+    return out
+
+
 def unsafe_names(renderer: LetterRenderer, kind: str) -> list[str]:
     """Underscore attributes or keys the template reaches for (what it includes is still
     sandboxed at render time; the project's own partials need none)."""
@@ -78,7 +93,7 @@ def check_templates(result: Validation) -> None:
     for definition in result.definitions:
         c = definition.campaign
         renderer = LetterRenderer(definition)
-        for kind, letter in sample_letters(definition).items():
+        for kind, context in sample_contexts(definition).items():
             name = template_name(kind)
             pos: Pos = c.at(f"templates.{name}") if name in c.templates else c.pos
             path = renderer.path_for(kind)
@@ -88,7 +103,7 @@ def check_templates(result: Validation) -> None:
                     result.report.error(pos, "template-unsafe", path=path,
                                         name="、".join(sorted(set(bad))))
                     continue
-                renderer.render(kind, letter_context(definition, letter, letter.scheduled))
+                renderer.render(kind, context)
             except TemplateProblem as exc:
                 result.report.error(pos, "template-broken", path=path, problem=str(exc))
             except TemplateError as exc:  # a syntax error found while parsing for names
@@ -98,4 +113,4 @@ def check_templates(result: Validation) -> None:
                                     problem=f"{where}: {exc}")
 
 
-__all__ = ["KINDS", "check_templates", "sample_letters"]
+__all__ = ["KINDS", "check_templates", "sample_contexts", "sample_letters"]

@@ -7,12 +7,14 @@ refuses attribute tricks on top).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from engine.runtime.planner import Letter
 from engine.spec.bodies import name_on
 from engine.spec.dates import all_phases
+from engine.spec.fields import LEAD_FIELDS
 from engine.spec.loader import Definition
 
 TEMPLATE_FOR_KIND = {"phase_start": "phase_notice"}
@@ -92,3 +94,43 @@ def letter_context(definition: Definition, letter: Letter, today: date) -> dict[
                          "limit": timer.after_days if timer else None,
                          "source": str(timer.source) if timer and timer.source else None}
     return ctx
+
+
+def forwarding_context(definition: Definition, lead: Mapping[str, Any], ref: str, sender: str,
+                       recipient: str, today: date, feedback_due: date | None = None,
+                       ) -> dict[str, Any]:
+    """What a forwarding letter (转办函) says: the lead's particulars, in the order and with
+    the labels of the lead fields, and when feedback is due. Routing (which body forwards to
+    which) is decided elsewhere; this only puts it into words."""
+    c, index = definition.campaign, definition.bodies
+    life = c.lifecycles.lead if c.lifecycles else None
+    labels = {name: fl.label for name, fl in LEAD_FIELDS.items()}
+    labels.update({fd.name: fd.label for fd in life.fields} if life else {})
+    particulars = [{"label": label, "value": _shown(lead[name])} for name, label in labels.items()
+                   if name in lead and lead[name] not in (None, "")]
+    forward = next((t for t in life.transitions if t.trigger == "forward"), None) if life else None
+
+    def name(body_id: str) -> str:
+        return name_on(index[body_id], today) if body_id in index else body_id
+
+    return {
+        "kind": "forwarding",
+        "campaign": {"id": c.id, "title": c.title, "doc_number": c.doc_number,
+                     "issuers": [name(i) for i in c.issuer]},
+        "recipient": name(recipient), "sender": name(sender),
+        "date_written": cn_date_written(today), "today": cn_date(today),
+        "contacts": [{"name": ct.name, "role": ct.role, "phone": ct.phone, "email": ct.email}
+                     for ct in c.contacts],
+        "record": {"kind": "线索", "ref": ref},
+        "particulars": particulars,
+        "source": str(forward.source) if forward and forward.source else None,
+        "feedback_due": cn_date(feedback_due) if feedback_due else None,
+    }
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, date):
+        return cn_date(value)
+    return str(value)

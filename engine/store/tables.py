@@ -165,6 +165,15 @@ letters = Table(
     Column("body", Text),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
+    # delivery: planned -> sending (claimed) -> sent | failed; a crash while sending leaves
+    # "sending", which is reported as uncertain and never resent on its own
+    Column("channel", String(20)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", TS),
+    Column("claimed_at", TS),
+    Column("last_error", Text),
+    Column("outbox_path", String(500)),
+    Column("message_id", String(300)),
     Index("ix_letters_status_planned", "status", "planned_for"),
     Index("ix_letters_record", "record_kind", "record_id"),
 )

@@ -1,0 +1,146 @@
+"""Delivery channels: the outbox folder (default) and SMTP mail.
+
+A channel takes one letter and either delivers it or raises :class:`DeliveryError`, saying
+whether trying again could help. Channels know nothing of the database; the claim, retry and
+status bookkeeping is :mod:`engine.letters.delivery`'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Protocol
+
+from engine.letters.outbox import OutboxError, letter_path, write_atomic
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One letter as a channel sees it."""
+
+    id: int
+    key: str
+    campaign: str
+    kind: str
+    recipient: str
+    recipient_name: str
+    day: date
+    subject: str
+    text: str
+
+
+class DeliveryError(Exception):
+    """A letter not delivered; ``retry`` says whether a later attempt may succeed."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+class Channel(Protocol):
+    name: str
+    idempotent: bool
+    """Delivering twice does no harm (a file rewritten); a mail channel is not."""
+
+    def send(self, letter: Outgoing) -> str:
+        """Deliver; return where it went (a path, a Message-ID)."""
+        ...
+
+
+@dataclass
+class FileChannel:
+    """Letters written under the outbox, as Markdown and in any further formats asked for."""
+
+    root: Path
+    formats: tuple[str, ...] = ("md",)
+    name: str = "file"
+    idempotent: bool = True
+
+    def send(self, letter: Outgoing) -> str:
+        first: Path | None = None
+        for fmt in self.formats:
+            try:
+                path = letter_path(self.root, letter.campaign, letter.day, letter.id,
+                                   letter.kind, letter.recipient_name, fmt)
+                if fmt == "md":
+                    write_atomic(self.root, path, letter.text.encode("utf-8"))
+                else:
+                    from engine.letters.formats import write_letter
+
+                    tmp = path.with_name(f".{path.name}.part")
+                    write_letter(letter.text, fmt, tmp)  # type: ignore[arg-type]
+                    write_atomic(self.root, path, tmp.read_bytes())
+                    tmp.unlink(missing_ok=True)
+            except OutboxError as exc:
+                raise DeliveryError(str(exc), retry=False) from None
+            except OSError as exc:  # a full disk, permissions: may clear up
+                raise DeliveryError(f"无法写入发件目录：{exc}", retry=True) from None
+            first = first or path
+        return str(first)
+
+
+def message_id(key: str, domain: str) -> str:
+    """A Message-ID derived from the letter's idempotency key: stable across attempts, so a
+    receiving server (or a person) can tell a retried copy from a new letter."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+@dataclass
+class SmtpChannel:
+    """Mail through an SMTP server; addresses by body id (a body with none cannot be mailed)."""
+
+    host: str
+    port: int
+    sender: str
+    addresses: Mapping[str, str]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    timeout: float = 30.0
+    name: str = "smtp"
+    idempotent: bool = False
+
+    def build(self, letter: Outgoing) -> EmailMessage:
+        to = self.addresses.get(letter.recipient)
+        if not to:
+            raise DeliveryError(f"{letter.recipient_name}（{letter.recipient}）没有电子邮箱地址",
+                                retry=False)
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = to
+        msg["Subject"] = letter.subject
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = message_id(letter.key, self.sender.rpartition("@")[2] or "localhost")
+        msg.set_content(letter.text, charset="utf-8")
+        return msg
+
+    def send(self, letter: Outgoing) -> str:
+        msg = self.build(letter)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryError(f"邮件服务器拒收收件人：{codes}",
+                                retry=any(code < 500 for code in codes)) from None
+        except smtplib.SMTPResponseException as exc:
+            permanent = 500 <= exc.smtp_code < 600
+            said = exc.smtp_error.decode("utf-8", "replace") \
+                if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            raise DeliveryError(f"邮件服务器拒绝：{exc.smtp_code} {said}",
+                                retry=not permanent) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"无法连接邮件服务器 {self.host}:{self.port}：{exc}",
+                                retry=True) from None
+        return str(msg["Message-ID"])

@@ -1,0 +1,147 @@
+"""Delivering recorded letters exactly once: claim, send, settle.
+
+A letter goes ``planned`` -> ``sending`` -> ``sent`` (or back to ``planned`` with a retry time,
+or ``failed`` for good). The claim is its own committed transaction, taken with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (the SQLite write lock elsewhere), so two senders
+never claim the same letter; the outcome is settled in another. A process that dies between
+sending and settling leaves the letter ``sending``: for a mail channel nobody can tell whether
+it went out, so it is reported as uncertain and never resent on its own (``campaign letters
+resend`` is the operator's decision); the file channel rewrites the same file, so there a stale
+claim is simply taken again. Hence no letter is sent twice, and none is recorded as sent
+that was not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from engine.letters.channels import Channel, DeliveryError, Outgoing
+from engine.store.db import Store
+from engine.store.tables import bodies, events, letters
+
+CLAIM_BATCH = 200
+STALE_CLAIM = timedelta(minutes=30)
+"""A claim older than this is a crashed sender's (a letter takes seconds, not minutes)."""
+
+
+@dataclass
+class Delivered:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":  # take the write lock before reading what to claim
+        conn.exec_driver_sql("UPDATE letters SET id = id WHERE 0")
+
+
+def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
+           ids: list[int] | None) -> list[Outgoing]:
+    due = or_(letters.c.next_attempt_at.is_(None), letters.c.next_attempt_at <= now)
+    not_this_pass = or_(letters.c.claimed_at.is_(None), letters.c.claimed_at < now)
+    ready = and_(letters.c.status == "planned", due, not_this_pass)  # a retry waits a pass
+    if channel.idempotent:  # a crashed sender's claim may be taken over: rewriting is harmless
+        ready = or_(ready, and_(letters.c.status == "sending",
+                                letters.c.claimed_at < now - STALE_CLAIM))
+    query = (select(letters.c.id, letters.c.idempotency_key, letters.c.campaign_id,
+                    letters.c.kind, letters.c.recipient_id, letters.c.planned_for,
+                    letters.c.subject, letters.c.body)
+             .where(ready, letters.c.body.is_not(None))
+             .order_by(letters.c.id).limit(CLAIM_BATCH))
+    if campaign:
+        query = query.where(letters.c.campaign_id == campaign)
+    if ids is not None:
+        query = query.where(letters.c.id.in_(ids))
+    with store.engine.begin() as conn:
+        _lock(conn)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=letters)
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        conn.execute(update(letters).where(letters.c.id.in_([r.id for r in rows])).values(
+            status="sending", claimed_at=now, channel=channel.name,
+            attempts=letters.c.attempts + 1))
+        names = dict(conn.execute(select(bodies.c.id, bodies.c.name).where(
+            bodies.c.id.in_({r.recipient_id for r in rows}))).all())
+    return [Outgoing(r.id, r.idempotency_key, r.campaign_id, r.kind, r.recipient_id,
+                     names.get(r.recipient_id, r.recipient_id), r.planned_for,
+                     r.subject or "", r.body) for r in rows]
+
+
+def _settle(store: Store, letter_id: int, values: dict[str, object]) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(update(letters).where(letters.c.id == letter_id,
+                                           letters.c.status == "sending").values(**values))
+
+
+def deliver(store: Store, channel: Channel, *, now: datetime | None = None,
+            campaign: str | None = None, ids: list[int] | None = None, max_attempts: int = 3,
+            retry_after: timedelta = timedelta(minutes=30),
+            progress: Callable[[int], None] | None = None) -> Delivered:
+    """Send every letter that is ready (or just ``ids``), in claimed batches."""
+    now = now or datetime.now(UTC)
+    result = Delivered()
+    while batch := _claim(store, channel, now, campaign, ids):
+        for letter in batch:
+            try:
+                where = channel.send(letter)
+            except DeliveryError as exc:
+                attempts = _attempts(store, letter.id)
+                again = exc.retry and attempts < max_attempts
+                _settle(store, letter.id, {
+                    "status": "planned" if again else "failed", "last_error": str(exc),
+                    "next_attempt_at": now + retry_after if again else None})
+                result.retrying += again
+                result.failed += not again
+                result.errors.append(f"{letter.recipient_name}：{exc}")
+            else:
+                sent = {"status": "sent", "sent_at": datetime.now(UTC), "last_error": None}
+                sent["outbox_path" if channel.name == "file" else "message_id"] = where
+                _settle(store, letter.id, sent)
+                result.sent += 1
+            if progress:
+                progress(result.sent + result.failed + result.retrying)
+    result.uncertain = uncertain(store, now)
+    return result
+
+
+def _attempts(store: Store, letter_id: int) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(letters.c.attempts).where(letters.c.id == letter_id)) or 0)
+
+
+def uncertain(store: Store, now: datetime) -> int:
+    """Letters a sender claimed and never settled: were they sent? Someone must look."""
+    with store.engine.connect() as conn:
+        return len(conn.execute(select(letters.c.id).where(
+            letters.c.status == "sending", letters.c.claimed_at < now - STALE_CLAIM)).all())
+
+
+def resend(store: Store, letter_id: int, *, actor: str, reason: str | None = None) -> bool:
+    """Put a failed or uncertain letter back in line: the operator's call, after checking
+    with the recipient, so it is recorded in the audit trail with who made it."""
+    if not actor.strip():
+        raise ValueError("every state change records an actor")
+    with store.engine.begin() as conn:
+        row = conn.execute(select(letters.c.status, letters.c.campaign_id).where(
+            letters.c.id == letter_id)).first()
+        if row is None or row.status not in ("failed", "sending"):
+            return False
+        conn.execute(update(letters).where(letters.c.id == letter_id).values(
+            status="planned", next_attempt_at=None, claimed_at=None))
+        conn.execute(insert(events).values(
+            occurred_at=datetime.now(UTC), campaign_id=row.campaign_id, record_kind="letter",
+            record_id=letter_id, trigger="resend", from_state=row.status, to_state="planned",
+            actor=actor, reason=reason))
+    return True
+
+
+__all__ = ["Delivered", "deliver", "resend", "uncertain"]

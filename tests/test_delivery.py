@@ -1,0 +1,212 @@
+"""Delivering letters: to the outbox folder and through a real SMTP server on loopback.
+
+Every letter arrives once: after a temporary failure and a retry, after a rerun, and after a
+sender that died between sending and recording (that letter is reported, never resent blind).
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import socket
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from engine.cli import main
+from engine.letters.channels import FileChannel, Outgoing, SmtpChannel
+from engine.letters.delivery import _claim, deliver, resend
+from engine.letters.outbox import OutboxError, letter_path, safe_component
+from engine.store.db import connect
+from engine.store.tables import events, letters
+from tests.conftest import CAMPAIGNS
+
+
+def cli(db_url: str, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--db", db_url], catch_exceptions=False)
+
+
+@pytest.fixture
+def reminded(db_url: str) -> str:
+    """sourcing_2017 run on 24 October 2017: a reminder to each of 31 provinces, recorded."""
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    assert cli(db_url, "run", "--at", "2017-10-24").exit_code == 0
+    return db_url
+
+
+def statuses(db_url: str) -> dict[str, int]:
+    with connect(db_url).engine.connect() as conn:
+        return dict(conn.execute(select(letters.c.status, func.count()).group_by(
+            letters.c.status)).all())
+
+
+# --- the outbox -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "safe"), [
+    ("../../x", "_x"),
+    ("江苏省/南京市", "江苏省_南京市"),
+    ("..", "_"),
+    ("a\x00b\nc", "a_b_c"),
+    ("C:\\Windows\\evil", "C_Windows_evil"),
+    (".hidden", "hidden"),
+    ("浙江省市场监督管理局", "浙江省市场监督管理局"),
+], ids=["parent_dirs", "slash", "dotdot", "control_chars", "windows_path", "hidden", "plain"])
+def test_names_from_data_become_harmless_file_name_parts(name: str, safe: str) -> None:
+    assert safe_component(name) == safe
+
+
+def test_a_body_named_dot_dot_slash_writes_inside_the_outbox_only(tmp_path: Path) -> None:
+    root = tmp_path / "outbox"
+    letter = Outgoing(7, "k", "../../etc", "reminder", "x", "../../x", date(2017, 10, 24),
+                      "提醒函", "正文")
+    where = Path(FileChannel(root).send(letter))
+    assert where.resolve().is_relative_to(root.resolve())
+    assert where.read_text(encoding="utf-8") == "正文"
+    assert [p.name for p in tmp_path.iterdir()] == ["outbox"]  # nothing written beside it
+
+
+def test_a_symlinked_campaign_folder_cannot_lead_outside(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "outbox", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / "sourcing_2017").symlink_to(elsewhere)
+    with pytest.raises(OutboxError):
+        letter_path(root, "sourcing_2017", date(2017, 10, 24), 1, "reminder", "北京", "md")
+
+
+def test_letters_go_to_the_outbox_once_by_date_and_campaign(reminded: str,
+                                                             tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    first = cli(reminded, "letters", "send", "--outbox", str(outbox))
+    assert first.exit_code == 0 and "已发送 31 份" in first.output
+    files = sorted((outbox / "sourcing_2017" / "2017-10-24").iterdir())
+    assert len(files) == 31 and all("提醒函" in f.name for f in files)
+    assert any("浙江省市场监督管理局" in f.name for f in files)
+    again = cli(reminded, "letters", "send", "--outbox", str(outbox))
+    assert "已发送 0 份" in again.output
+    assert statuses(reminded) == {"sent": 31}
+    with connect(reminded).engine.connect() as conn:
+        path, body = conn.execute(select(letters.c.outbox_path, letters.c.body).limit(1)).one()
+    assert Path(path).read_text(encoding="utf-8") == body
+
+
+def test_letters_list_show_and_render(reminded: str, tmp_path: Path) -> None:
+    listed = cli(reminded, "letters", "list", "--format", "json", "--recipient", "zhejiang_amr")
+    [item] = [yaml.safe_load(line) for line in listed.output.splitlines()]
+    assert item["recipient_name"] == "浙江省市场监督管理局" and item["status"] == "planned"
+    shown = cli(reminded, "letters", "show", str(item["id"]))
+    assert "提醒函" in shown.output and "2017年10月31日前" in shown.output
+    out = tmp_path / "letter.md"
+    assert cli(reminded, "letters", "render", str(item["id"]), "--output", str(out)).exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("# 关于按时报送")
+    assert cli(reminded, "letters", "show", "999999").exit_code == 1
+
+
+# --- mail -------------------------------------------------------------------------------------
+class Mailbox:
+    """An SMTP server's receiving end; ``refuse`` makes the next N deliveries fail with 451."""
+
+    def __init__(self) -> None:
+        self.received: list[email.message.Message] = []
+        self.refuse = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse > 0:
+            self.refuse -= 1
+            return "451 4.3.0 mailbox busy, try again later"
+        self.received.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    with socket.socket() as probe:  # a free port (aiosmtpd checks readiness by connecting)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def addresses(tmp_path: Path, db_url: str) -> Path:
+    with connect(db_url).engine.connect() as conn:
+        ids = set(conn.scalars(select(letters.c.recipient_id)))
+    path = tmp_path / "addresses.yaml"
+    path.write_text(yaml.safe_dump({b: f"{b}@example.gov.cn" for b in ids}), encoding="utf-8")
+    return path
+
+
+def send_mail(db_url: str, port: int, book: Path, *extra: str) -> Result:
+    return cli(db_url, "letters", "send", "--channel", "smtp", "--smtp-host", "127.0.0.1",
+               "--smtp-port", str(port), "--smtp-from", "tmo@example.gov.cn",
+               "--addresses", str(book), *extra)
+
+
+def test_each_letter_arrives_once_by_mail_even_after_a_failure_and_a_retry(
+        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
+    box, port = mailbox
+    book = addresses(tmp_path, reminded)
+    box.refuse = 5
+    first = send_mail(reminded, port, book, "--retry-after", "0")
+    assert first.exit_code == 0 and "已发送 26 份，待重试 5 份" in first.output
+    second = send_mail(reminded, port, book, "--retry-after", "0")
+    assert "已发送 5 份" in second.output
+    assert "已发送 0 份" in send_mail(reminded, port, book).output
+    ids = [m["Message-ID"] for m in box.received]
+    assert len(ids) == 31 and len(set(ids)) == 31
+    assert {m["To"] for m in box.received} == {f"{b}@example.gov.cn" for b in
+                                               yaml.safe_load(book.read_text())}
+    zhejiang = next(m for m in box.received if m["To"].startswith("zhejiang_amr@"))
+    assert "2017年10月31日前" in zhejiang.get_payload(decode=True).decode("utf-8")
+    assert statuses(reminded) == {"sent": 31}
+
+
+def test_a_body_without_an_address_fails_for_good_and_says_who(
+        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
+    _, port = mailbox
+    book = tmp_path / "one.yaml"
+    book.write_text("beijing_amr: bj@example.gov.cn\n", encoding="utf-8")
+    result = send_mail(reminded, port, book)
+    assert result.exit_code == 1 and "没有电子邮箱地址" in result.output
+    assert statuses(reminded) == {"sent": 1, "failed": 30}
+
+
+def test_a_sender_that_died_mid_send_is_reported_and_never_resent_blind(
+        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
+    box, port = mailbox
+    store = connect(reminded)
+    book = yaml.safe_load(addresses(tmp_path, reminded).read_text())
+    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn", book)
+    now = datetime.now(UTC)
+    claimed = _claim(store, channel, now, None, None)  # ...and the process dies here
+    assert len(claimed) == 31
+    later = deliver(store, channel, now=now + timedelta(hours=1))
+    assert (later.sent, later.uncertain) == (0, 31) and box.received == []
+    assert resend(store, claimed[0].id, actor="值班员", reason="经核实未收到")
+    deliver(store, channel, now=now + timedelta(hours=1))
+    assert len(box.received) == 1
+    with store.engine.connect() as conn:
+        trail = conn.execute(select(events.c.actor, events.c.trigger).where(
+            events.c.record_kind == "letter")).all()
+    assert [tuple(t) for t in trail] == [("值班员", "resend")]
+
+
+def test_the_mail_password_comes_from_the_environment_and_is_never_shown(
+        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
+    _, port = mailbox
+    os.environ["CAMPAIGN_SMTP_PASSWORD"] = "s3cret-pw"
+    try:
+        result = send_mail(reminded, port, addresses(tmp_path, reminded), "--smtp-user", "tmo")
+    finally:
+        del os.environ["CAMPAIGN_SMTP_PASSWORD"]
+    assert "s3cret-pw" not in result.output
