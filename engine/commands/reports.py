@@ -142,3 +142,28 @@ def progress(campaign: str, fmt: str, db_url: str | None) -> None:
         head, rows = progress_.matrix(definition, counts, kind)
         click.echo(f"\n{word}（按单位、状态）：")
         click.echo(formats.text_table(head, rows))
+
+
+@report.command("timeline")
+@click.option("--campaign", help="专项标识（取已载入的最新版本）")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="或直接用定义文件（未载入的方案也可先看）")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="SVG 文件")
+@DB
+def timeline(campaign: str | None, path: Path | None, output: Path, db_url: str | None) -> None:
+    """A chart of phases and deadlines (SVG)."""
+    from engine.reports.timeline import timeline_svg
+    from engine.spec.loader import DefinitionError, load_definition
+
+    if (campaign is None) == (path is None):
+        fail("请指定 --campaign 或 --file 之一")
+    if path is not None:
+        try:
+            definition = load_definition(path)
+        except DefinitionError as exc:
+            fail(f"定义文件有错误：{exc}")
+            return
+    else:
+        definition = _definition(open_store(db_url), campaign or "")
+    _emit(timeline_svg(definition), output, "时间安排图")
