@@ -210,3 +210,30 @@ def test_the_mail_password_comes_from_the_environment_and_is_never_shown(
     finally:
         del os.environ["CAMPAIGN_SMTP_PASSWORD"]
     assert "s3cret-pw" not in result.output
+
+
+def test_the_daily_run_can_deliver_into_the_outbox_as_it_goes(db_url: str,
+                                                             tmp_path: Path) -> None:
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    outbox = tmp_path / "outbox"
+    result = cli(db_url, "run", "--at", "2017-10-24", "--outbox", str(outbox),
+                 "--formats", "md,docx")
+    assert result.exit_code == 0 and "已投递 31 份" in result.output
+    day = outbox / "sourcing_2017" / "2017-10-24"
+    assert len(list(day.glob("*.md"))) == 31 and len(list(day.glob("*.docx"))) == 31
+    again = cli(db_url, "run", "--at", "2017-10-24", "--outbox", str(outbox))
+    assert "已投递 0 份" in again.output
+
+
+def test_the_daemon_tick_delivers_when_given_an_outbox(reminded: str, tmp_path: Path) -> None:
+    from engine.runtime import daemon
+
+    outbox = tmp_path / "outbox"
+    store = connect(reminded)
+    daemon._process = daemon._Process(store, UTC, FileChannel(outbox))
+    try:
+        daemon._deliver(daemon._process)
+    finally:
+        daemon._process = None
+    assert statuses(reminded) == {"sent": 31}
+    assert len(list(outbox.rglob("*.md"))) == 31

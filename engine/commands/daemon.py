@@ -10,11 +10,13 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.commands.records import DB, fail, open_store
+from engine.letters.channels import FileChannel, parse_formats
 from engine.runtime import daemon as runtime
 from engine.store.db import resolve_url, safe_url
 
@@ -53,9 +55,13 @@ def configure_logging(fmt: str) -> None:
               help="Time zone of the schedule and of the tick's clock.")
 @click.option("--log-format", "log_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Log lines on stderr: plain text or one JSON object each.")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Also deliver each tick's letters into this folder.")
+@click.option("--formats", default="md", show_default=True,
+              help="File formats written with --outbox: md,html,docx,pdf.")
 @DB
 def daemon(at: str | None, cron: str | None, timezone: str, log_format: str,
-           db_url: str | None) -> None:
+           outbox: Path | None, formats: str, db_url: str | None) -> None:
     """Run the daily tick on a schedule until SIGTERM or SIGINT (exit 0).
 
     The schedule is kept in the same database (table scheduler_jobs); after downtime, one
@@ -65,10 +71,11 @@ def daemon(at: str | None, cron: str | None, timezone: str, log_format: str,
         trigger = runtime.schedule(at, cron, timezone)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    channel = FileChannel(outbox, parse_formats(formats)) if outbox is not None else None
     store = open_store(db_url)
     configure_logging(log_format)
     try:
-        runtime.run(store, trigger)
+        runtime.run(store, trigger, channel)
     except SQLAlchemyError as exc:  # the job store could not be read or written
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         fail(f"调度失败（数据库 {safe_url(resolve_url(db_url))}）：{reason}")

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import select
 
 from engine.commands.records import DB, fail, open_store
-from engine.letters.channels import Channel, FileChannel, SmtpChannel
+from engine.letters.channels import FORMATS, Channel, FileChannel, SmtpChannel, parse_formats
 from engine.letters.delivery import deliver, resend
 from engine.letters.outbox import KIND_WORDS
 from engine.store.db import Store
@@ -22,7 +22,6 @@ from engine.store.tables import bodies, letters
 
 STATUS_WORDS = {"planned": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败",
                 "skipped": "已跳过", "done": "已执行", "refused": "未执行"}
-FORMATS = ("md", "html", "docx", "pdf")
 
 
 @click.group("letters")
@@ -161,10 +160,11 @@ def send(campaign: str | None, channel: str, outbox: Path, formats: str, smtp_ho
     store = open_store(db_url)
     chosen: Channel
     if channel == "file":
-        wanted = tuple(f.strip() for f in formats.split(",") if f.strip())
-        if not wanted or any(f not in FORMATS for f in wanted):
-            fail(f"--formats 只能是 {','.join(FORMATS)} 中的一种或几种")
-        chosen = FileChannel(outbox, wanted)
+        try:
+            chosen = FileChannel(outbox, parse_formats(formats))
+        except ValueError as exc:
+            fail(str(exc))
+            return
     else:
         chosen = SmtpChannel(smtp_host, smtp_port, smtp_from, _addresses(addresses),
                              smtp_user, os.environ.get("CAMPAIGN_SMTP_PASSWORD"), starttls)

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from engine.commands.records import DB, fail, open_store
+from engine.letters.channels import FileChannel, parse_formats
+from engine.letters.delivery import deliver
 from engine.runtime.tick import NothingLoaded, TickFailure, record_submission, run_campaigns
 from engine.store.db import StoreError
 
@@ -29,10 +31,18 @@ def _moment(value: datetime | None) -> datetime:
 @click.option("--campaign", "only", multiple=True, help="Only this campaign (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Plan and report, write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Also deliver the letters waiting to go out into this folder.")
+@click.option("--formats", default="md", show_default=True,
+              help="File formats written with --outbox: md,html,docx,pdf.")
 @DB
 def run(at: datetime | None, only: tuple[str, ...], dry_run: bool, fmt: str,
-        db_url: str | None) -> None:
+        outbox: Path | None, formats: str, db_url: str | None) -> None:
     """One tick over every loaded campaign: remind, chase, escalate, exactly once."""
+    try:
+        channel = FileChannel(outbox, parse_formats(formats)) if outbox else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--formats") from None
     store = open_store(db_url)
     try:
         outcomes = run_campaigns(store, _moment(at), only, dry_run=dry_run)
@@ -53,7 +63,17 @@ def run(at: datetime | None, only: tuple[str, ...], dry_run: bool, fmt: str,
             where = f"{outcome.day.isoformat()}，{outcome.phase_name}"
             click.echo(f"{outcome.campaign}（{where}）：{verb}文书 {outcome.sent} 份"
                        f"，跳过 {outcome.skipped} 份，逾期未报 {outcome.owing} 项")
-    sys.exit(1 if any(isinstance(o, TickFailure) for o in outcomes) else 0)
+    failed = any(isinstance(o, TickFailure) for o in outcomes)
+    if channel is not None and not dry_run:
+        results = [deliver(store, channel, campaign=c) for c in (only or (None,))]
+        for error in [e for r in results for e in r.errors][:20]:
+            click.echo(error, err=True)
+        sent, retrying, lost = (sum(getattr(r, n) for r in results)
+                                for n in ("sent", "retrying", "failed"))
+        click.echo(f"已投递 {sent} 份到 {outbox}，待重试 {retrying} 份，失败 {lost} 份",
+                   err=fmt == "json")  # stdout stays one JSON object per campaign
+        failed = failed or lost > 0
+    sys.exit(1 if failed else 0)
 
 
 @click.command("submit")

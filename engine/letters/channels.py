@@ -18,7 +18,17 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
-from engine.letters.outbox import OutboxError, letter_path, write_atomic
+from engine.letters.outbox import OutboxError, inside, letter_path, write_atomic
+
+FORMATS = ("md", "html", "docx", "pdf")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``md,docx`` -> ("md", "docx"); an unknown or empty list is a ValueError."""
+    wanted = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    if not wanted or any(f not in FORMATS for f in wanted):
+        raise ValueError(f"文书格式只能是 {','.join(FORMATS)} 中的一种或几种：{text!r}")
+    return wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +84,10 @@ class FileChannel:
                 else:
                     from engine.letters.formats import write_letter
 
-                    tmp = path.with_name(f".{path.name}.part")
-                    write_letter(letter.text, fmt, tmp)  # type: ignore[arg-type]
-                    write_atomic(self.root, path, tmp.read_bytes())
-                    tmp.unlink(missing_ok=True)
-            except OutboxError as exc:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    inside(self.root, path)  # write_letter replaces the file atomically
+                    write_letter(letter.text, fmt, path)  # type: ignore[arg-type]
+            except (OutboxError, RuntimeError) as exc:  # outside the outbox; no PDF tools
                 raise DeliveryError(str(exc), retry=False) from None
             except OSError as exc:  # a full disk, permissions: may clear up
                 raise DeliveryError(f"无法写入发件目录：{exc}", retry=True) from None

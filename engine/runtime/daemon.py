@@ -40,6 +40,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import inspect, select
 
+from engine.letters.channels import Channel
+from engine.letters.delivery import deliver
 from engine.runtime.tick import NothingLoaded, TickFailure, run_campaigns
 from engine.store.db import Store, safe_url
 
@@ -61,6 +63,7 @@ class _Process:
 
     store: Store
     timezone: tzinfo
+    channel: Channel | None = None  # deliver each tick's letters too (campaign daemon --outbox)
 
 
 _process: _Process | None = None
@@ -178,10 +181,30 @@ def scheduled_tick() -> None:
                                   day=outcome.day.isoformat(), phase=outcome.phase,
                                   sent=outcome.sent, skipped=outcome.skipped,
                                   owing=outcome.owing, fired=outcome.fired))
+    if process.channel is not None:
+        _deliver(process)
     log.log(logging.WARNING if failed else logging.INFO,
             "tick at %s done: %d campaign(s), %d failed", when, len(outcomes), failed,
             extra=fields(event="tick", status="failed" if failed else "ok", at=when,
                          campaigns=len(outcomes), failed=failed))
+
+
+def _deliver(process: _Process) -> None:
+    """Send what the tick recorded; a failed letter is logged and retried on a later tick."""
+    assert process.channel is not None
+    try:
+        result = deliver(process.store, process.channel)
+    except Exception as exc:  # the tick's letters stay recorded; the next tick tries again
+        log.exception("delivery failed: %s", exc, extra=fields(event="delivery", status="error"))
+        return
+    for error in result.errors:
+        log.warning("letter not delivered: %s", error,
+                    extra=fields(event="delivery", status="failed", message=error))
+    log.info("delivered %d, retrying %d, failed %d, uncertain %d", result.sent,
+             result.retrying, result.failed, result.uncertain,
+             extra=fields(event="delivery", status="ok", sent=result.sent,
+                          retrying=result.retrying, failed=result.failed,
+                          uncertain=result.uncertain))
 
 
 # --- the scheduler ------------------------------------------------------------------------------
@@ -248,7 +271,7 @@ def stop_signals() -> Iterator[list[str]]:
             signal.signal(sig, handler)
 
 
-def run(store: Store, trigger: CronTrigger) -> str:
+def run(store: Store, trigger: CronTrigger, channel: Channel | None = None) -> str:
     """Run the daemon until SIGTERM or SIGINT; returns the signal's name.
 
     Stopping waits for a running tick to finish (its transaction commits or rolls back as a
@@ -256,7 +279,7 @@ def run(store: Store, trigger: CronTrigger) -> str:
     global _process
     with stop_signals() as received:
         scheduler, overdue = build_scheduler(store, trigger)
-        _process = _Process(store, trigger.timezone)
+        _process = _Process(store, trigger.timezone, channel)
         try:
             scheduler.start()
             try:
