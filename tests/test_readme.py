@@ -43,4 +43,9 @@ def test_the_readme_main_job_loads_the_bundled_campaigns_and_runs_the_tick(
     summary = outputs[-1]
     # 7 days before 31 October, in the implementation phase
     assert "sourcing_2017（2017-10-24，组织实施）：新发文书 31 份" in summary
-    assert len(summary.strip().splitlines()) == 5  # a summary line per bundled campaign
+    lines = summary.strip().splitlines()
+    assert len(lines) == 6  # a summary line per bundled campaign, then the delivery
+    delivered = int(lines[-1].split("已投递 ")[1].split(" 份")[0])
+    letters = list((work / "outbox").rglob("*.md"))
+    assert delivered == len(letters) > 31
+    assert len(list((work / "outbox" / "sourcing_2017" / "2017-10-24").glob("*.md"))) == 31
