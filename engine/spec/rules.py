@@ -116,6 +116,8 @@ def _body_sets(c: Campaign) -> Iterator[tuple[Node, str, int | None, BodySet, bo
     for r in c.reports:
         yield r, "from_", None, r.from_, True
         yield r, "to", None, r.to, True
+    if c.routing is not None:
+        yield c.routing, "office", None, c.routing.office, True
 
 
 def _check_body_refs(ctx: Context) -> None:
@@ -257,7 +259,8 @@ def _check_reports(ctx: Context) -> None:
             ctx.report.warning(r.at("quota"), "quota-kind", id=r.id, kind=r.kind)
         if r.to in {b.id for b in ctx.bodies.select(r.from_)}:
             ctx.report.warning(r.at("to"), "reports-to-self", body=r.to)
-    policies = [c.reminders] + [r.reminders for r in c.reports]
+    policies = [c.reminders, c.routing.reminders if c.routing else None] + [
+        r.reminders for r in c.reports]
     for policy in policies:
         if policy is not None and policy.before_due and min(policy.before_due) < 1:
             ctx.report.error(policy.at("before_due"), "reminder-order")

@@ -40,6 +40,7 @@ from engine.spec.model.campaign import (
     Phase,
     Quota,
     Report,
+    Routing,
     Target,
     Task,
     effective_reminders,
@@ -76,7 +77,7 @@ __all__ = [
     "Division", "Due", "EndOfMonth", "FieldDef", "FieldType", "FocusCategory", "FormerName", "Id",
     "LetterKind", "Level", "Lifecycle", "Lifecycles", "Measure", "Month", "Node", "OnDate",
     "Phase", "Quota", "Recurring", "Ref", "Relative", "ReminderPolicy", "Report", "ReportKind",
-    "ReturnForm", "ReturnRow", "ReturnSection", "ReturnText", "Selector", "State", "Target",
+    "ReturnForm", "ReturnRow", "ReturnSection", "ReturnText", "Routing", "Selector", "State", "Target",
     "Task", "Timer", "Transition", "Window", "effective_reminders", "f", "model",
     "public_fields", "yaml_key",
 ]

@@ -101,6 +101,18 @@ class Report(Node):
 
 
 @model
+class Routing(Node):
+    """How leads cross jurisdictions: a lead about a place in another province goes up to
+    ``office``, which forwards it to that province; whoever receives a lead owes feedback."""
+
+    office: Ref = f("接收跨省线索并转办涉案地的单位，如 saic.tmo")
+    feedback_days: int = f("收到转办线索后几日内反馈办理情况", minimum=1, maximum=365)
+    reminders: ReminderPolicy | None = f("反馈期限的提醒规则（不填沿用全局设置）", default=None)
+    assumption: str | None = f("本地假定的理由（通知未规定期限时必填）", default=None)
+    source: Citation = f("出处段落，如 二、（二）2")
+
+
+@model
 class Campaign(Node):
     """One notice, encoded: what it asks of whom, and by when."""
 
@@ -127,6 +139,7 @@ class Campaign(Node):
     returns: tuple[ReturnForm, ...] = f("统计表", factory=tuple)
     reminders: ReminderPolicy | None = f("全局提醒规则", default=None)
     lifecycles: Lifecycles | None = f("线索、案件的生命周期", default=None)
+    routing: Routing | None = f("线索跨辖区转办规则", default=None)
     templates: Mapping[LetterKind, str] = f("覆盖默认文书模板：文书类别 = 模板文件路径",
                                             factory=lambda: MappingProxyType({}))
     note: str | None = f("说明", default=None)
