@@ -210,9 +210,14 @@ def _print_simulation(letters: Iterable[tuple[date, Letter]], definition: Defini
 
 def _register_record_commands() -> None:
     from engine.commands.records import COMMANDS
+    from engine.commands.routing import feedback, forward
 
     for command in COMMANDS:
         main.add_command(command)
+    lead = main.commands["lead"]
+    assert isinstance(lead, click.Group)
+    lead.add_command(forward)
+    lead.add_command(feedback)
 
 
 _register_record_commands()

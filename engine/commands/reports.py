@@ -167,3 +167,30 @@ def timeline(campaign: str | None, path: Path | None, output: Path, db_url: str 
     else:
         definition = _definition(open_store(db_url), campaign or "")
     _emit(timeline_svg(definition), output, "时间安排图")
+
+
+@report.command("supervision")
+@CAMPAIGN
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="截至哪一天（默认今天，按专项时区）")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@DB
+def supervision(campaign: str, at: datetime | None, fmt: str, db_url: str | None) -> None:
+    """Per body: forwarded leads owing feedback and open cases, by age; overdue first."""
+    from engine.reports import supervision as supervision_
+
+    store = open_store(db_url)
+    definition = _definition(store, campaign)
+    today: date = at.date() if at else datetime.now(ZoneInfo(definition.campaign.timezone)).date()
+    items = supervision_.supervision(store, definition, today)
+    if fmt == "json":
+        click.echo(json.dumps(supervision_.as_data(items), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(formats.csv_text(supervision_.HEADERS, supervision_.rows(items)), nl=False)
+    else:
+        late = sum(1 for i in items if i.days_overdue)
+        click.echo(f"{definition.campaign.title} 督办情况（截至 {today.isoformat()}）")
+        if items:
+            click.echo(formats.text_table(supervision_.HEADERS, supervision_.rows(items)))
+        click.echo(f"共 {len(items)} 项，其中逾期未反馈 {late} 项")

@@ -77,6 +77,10 @@ def letter_context(definition: Definition, letter: Letter, today: date) -> dict[
         ctx["report"] = {"id": report.id, "title": report.title, "source": str(report.source),
                          "quota": report.quota.min if report.quota else None,
                          "content": report.content}
+    elif letter.title is not None:  # feedback on a forwarded lead: owed under the routing rule
+        ctx["report"] = {"id": letter.report, "title": letter.title,
+                         "source": str(c.routing.source) if c.routing else "",
+                         "quota": None, "content": None}
     if phase is not None:
         ctx["phase"] = {"id": phase.id, "name": phase.name, "source": str(phase.source),
                         "summary": phase.summary,

@@ -27,6 +27,7 @@ class Obligation:
     superior: str | None
     quota: int | None
     policy: ReminderPolicy
+    title: str | None = None  # what is owed, where it is not a report of the definition
 
     @property
     def key(self) -> str:

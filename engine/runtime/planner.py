@@ -43,6 +43,7 @@ class Letter:
     timer: str | None = None
     obligation: str | None = None  # the obligation's key, for letters about one
     step: int = 0
+    title: str | None = None  # what is owed, when it is not a report of the definition
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def plan_obligation(ob: Obligation, snap: Snapshot, today: date) -> list[Letter]
             status = "send" if item is latest and not stale else "skip"
             letters.append(Letter(f"{ob.key}:{kind}:{step}", kind, ob.campaign, recipient, day,
                                   status, ob.report, ob.body, ob.period or None, ob.due,
-                                  shortfall(ob, snap), obligation=ob.key, step=step))
+                                  shortfall(ob, snap), obligation=ob.key, step=step,
+                                  title=ob.title))
     return letters
 
 

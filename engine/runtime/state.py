@@ -37,7 +37,7 @@ def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
     the definition dropped are withdrawn. Returns obligation key -> row id."""
     t = obligation_rows
     rows = {(r.report_id, r.body_id, r.period): r for r in conn.execute(
-        select(t).where(t.c.campaign_id == campaign))}
+        select(t).where(t.c.campaign_id == campaign, t.c.origin == "definition"))}
     ids: dict[str, int] = {}
     for ob in obs:
         row = rows.pop((ob.report, ob.body, ob.period), None)

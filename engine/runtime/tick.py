@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.letters import LetterRenderer, TemplateProblem, letter_context
 from engine.records.lifecycle import Moved, lifecycle_machines
+from engine.runtime.forwarding import feedback_obligations
 from engine.runtime.obligations import obligations
 from engine.runtime.phases import PhaseStep, advance, phase_name
 from engine.runtime.planner import Letter, plan
@@ -96,6 +97,9 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)  # runners on one campaign take turns, not chances
         ids = sync_obligations(conn, obs, campaign, definition_id)
+        for ob, oid in feedback_obligations(conn, definition):  # on leads forwarded so far
+            obs.append(ob)
+            ids[ob.key] = oid
         snap = snapshot(conn, definition, obs, ids, day)
         planned = plan(definition, obs, snap, day)
         moves = timer_moves(definition, snap.timed, snap.recorded, day)

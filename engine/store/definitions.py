@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from engine.spec.loader import Definition, load_definition
 from engine.store.db import Store, StoreError
@@ -30,12 +30,15 @@ def register(store: Store, definition: Definition, *, actor: str) -> Registered:
     """Record ``definition`` (a new version only if its text changed) and its bodies."""
     cid = definition.campaign.id
     with store.engine.begin() as conn:
-        same = conn.execute(select(definitions.c.id, definitions.c.version).where(
-            definitions.c.campaign_id == cid, definitions.c.sha256 == definition.sha256)).first()
-        if same is not None:
-            return Registered(same.id, cid, same.version, False)
-        version = (conn.scalar(select(func.max(definitions.c.version)).where(
-            definitions.c.campaign_id == cid)) or 0) + 1
+        latest_row = conn.execute(select(definitions.c.id, definitions.c.version,
+                                         definitions.c.sha256).where(
+            definitions.c.campaign_id == cid).order_by(definitions.c.version.desc())
+            .limit(1)).first()
+        if latest_row is not None and latest_row.sha256 == definition.sha256:
+            return Registered(latest_row.id, cid, latest_row.version, False)
+        # a text seen in an older version becomes current again: a new version, so the
+        # history says when the amendment was reverted
+        version = (latest_row.version if latest_row is not None else 0) + 1
         new_id = conn.execute(insert(definitions).returning(definitions.c.id).values(
             campaign_id=cid, version=version, sha256=definition.sha256,
             source_path=str(definition.path.resolve()), text=definition.text,

@@ -50,7 +50,9 @@ definitions = Table(
     Column("loaded_at", TS, nullable=False),
     Column("loaded_by", String(200), nullable=False),
     UniqueConstraint("campaign_id", "version"),
-    UniqueConstraint("campaign_id", "sha256"),
+    # the same text may come back as a later version (an amendment reverted), so the text's
+    # hash is indexed, not unique
+    Index("ix_definitions_campaign_sha256", "campaign_id", "sha256"),
 )
 
 bodies = Table(
@@ -132,6 +134,13 @@ obligations = Table(
     Column("quota", Integer),
     Column("status", String(20), nullable=False, default="open"),
     Column("fulfilled_at", TS),
+    # "definition": materialised from a report (kept in step with each version);
+    # "forwarding": feedback a body owes on a lead forwarded to it (issue 6), which no
+    # definition version adds or withdraws
+    Column("origin", String(20), nullable=False, server_default="definition"),
+    Column("recipient_id", String(100)),
+    Column("record_kind", String(20)),
+    Column("record_id", Integer),
     UniqueConstraint("campaign_id", "report_id", "body_id", "period"),
     Index("ix_obligations_status_due", "status", "due_on"),
 )
