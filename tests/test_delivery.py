@@ -237,3 +237,15 @@ def test_the_daemon_tick_delivers_when_given_an_outbox(reminded: str, tmp_path: 
         daemon._process = None
     assert statuses(reminded) == {"sent": 31}
     assert len(list(outbox.rglob("*.md"))) == 31
+
+
+def test_a_letter_whose_obligation_was_met_before_sending_is_never_sent(reminded: str,
+                                                                       tmp_path: Path) -> None:
+    ok = cli(reminded, "submit", "--campaign", "sourcing_2017", "--report",
+             "cross_province_leads", "--body", "beijing_amr", "--count", "5", "--at",
+             "2017-10-25", "--actor", "北京市局")
+    assert ok.exit_code == 0
+    result = cli(reminded, "letters", "send", "--outbox", str(tmp_path / "outbox"))
+    assert "已发送 30 份" in result.output
+    assert statuses(reminded) == {"sent": 30, "skipped": 1}
+    assert not any("北京" in p.name for p in (tmp_path / "outbox").rglob("*.md"))

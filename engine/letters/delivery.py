@@ -21,7 +21,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from engine.letters.channels import Channel, DeliveryError, Outgoing
 from engine.store.db import Store
-from engine.store.tables import bodies, events, letters
+from engine.store.tables import bodies, events, letters, obligations
 
 CLAIM_BATCH = 200
 STALE_CLAIM = timedelta(minutes=30)
@@ -61,6 +61,7 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
         query = query.where(letters.c.id.in_(ids))
     with store.engine.begin() as conn:
         _lock(conn)
+        _drop_moot(conn, campaign)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=letters)
         rows = conn.execute(query).all()
@@ -74,6 +75,17 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
     return [Outgoing(r.id, r.idempotency_key, r.campaign_id, r.kind, r.recipient_id,
                      names.get(r.recipient_id, r.recipient_id), r.planned_for,
                      r.subject or "", r.body) for r in rows]
+
+
+def _drop_moot(conn: Connection, campaign: str | None) -> None:
+    """Letters recorded but not yet sent whose obligation has since been fulfilled or
+    withdrawn (an amendment dropped it) are moot: record them as skipped, never send them."""
+    settled = select(obligations.c.id).where(obligations.c.status.in_(("fulfilled", "withdrawn")))
+    query = update(letters).where(letters.c.status == "planned",
+                                  letters.c.obligation_id.in_(settled))
+    if campaign:
+        query = query.where(letters.c.campaign_id == campaign)
+    conn.execute(query.values(status="skipped", last_error="报送义务已完成或已撤销，不再发送"))
 
 
 def _settle(store: Store, letter_id: int, values: dict[str, object]) -> None:
