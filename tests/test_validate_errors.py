@@ -395,6 +395,20 @@ CASES = [
                                "end_of_month: 2018-01", "end_of_month: 2031-01"),
         "calendar-year-unknown", at("calendar: working_days"),
     ), id="working_days_in_a_year_the_holiday_calendar_does_not_know"),
+    # --- implementation plans (more in tests/test_cascade.py, which needs a parent file) ---------
+    pytest.param(Case(
+        lambda t: insert_after(t, "implements: national_2017", "extends: sourcing_2017\n"),
+        "extends-cycle", at("extends: sourcing_2017"),
+    ), id="campaign_extends_itself"),
+    pytest.param(Case(
+        lambda t: replace_once(t, SUMMARY_TAIL, SUMMARY_TAIL.replace(
+            "    source:", "    feeds: cross_province_leads\n    source:")),
+        "feeds-without-extends", at("feeds: cross_province_leads"),
+    ), id="feeds_in_a_campaign_that_extends_nothing"),
+    pytest.param(Case(
+        lambda t: insert_after(t, "implements: national_2017", "jurisdiction: jiangsu_amr\n"),
+        "jurisdiction-without-extends", at("jurisdiction: jiangsu_amr"), severity="warning",
+    ), id="jurisdiction_without_extends"),
 ]
 
 

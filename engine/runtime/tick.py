@@ -92,7 +92,8 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
     nothing recorded, rather than recording letters that cannot be sent."""
     definition_id, definition = defs.latest(store, campaign)
     day = campaign_day(definition, at)
-    obs = list(obligations(definition))
+    held = held_by_parent(store, definition)
+    obs = [ob for ob in obligations(definition) if (ob.report, ob.body, ob.period) not in held]
     renderer = LetterRenderer(definition)
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)  # runners on one campaign take turns, not chances
@@ -119,6 +120,17 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
         fired = _apply_timer_moves(conn, definition, moves, at)
     return TickSummary(campaign, day, sent, skipped, owing, phase, phase_name(definition, phase),
                        tuple(planned), fired)
+
+
+def held_by_parent(store: Store, definition: Definition) -> set[tuple[str, str, str]]:
+    """Obligations a plan inherited that its parent campaign, loaded in the same store,
+    already chases: the parent's letters go out, the child's copy would be a duplicate.
+    (A province's own deployment, without the national plan loaded, keeps them all.)"""
+    parent = definition.campaign.extends
+    if parent is None or parent not in loaded_campaigns(store):
+        return set()
+    _, parent_definition = defs.latest(store, parent)
+    return {(ob.report, ob.body, ob.period) for ob in obligations(parent_definition)}
 
 
 def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,

@@ -7,6 +7,7 @@ index its selectors resolve against.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from engine.spec import cascade
 from engine.spec.bodies import BodyIndex
+from engine.spec.cascade import Lineage
 from engine.spec.convert import convert_document
 from engine.spec.diagnostics import Pos, Report, did_you_mean
 from engine.spec.model import BodyRegistry, Campaign
@@ -66,6 +69,7 @@ class _Loader:
         self.report = report
         self.template_dirs = template_dirs
         self.registries: dict[Path, BodyRegistry | None] = {}
+        self.parents: dict[Path, Campaign | None] = {}
 
     def read(self, path: Path, display: str) -> tuple[Source, yaml.Node] | None:
         source = read_source(path, self.report, display)
@@ -114,13 +118,65 @@ class _Loader:
         campaign = convert_document(root, Campaign, display, self.report)
         if campaign is None:
             return None
-        regs = self.with_requirements(campaign, "registries", path)
-        index = check_registries(regs, self.report)
-        check_campaign(Context(campaign, index, self.report, path, known,
-                               (*self.template_dirs, path.parent.parent / "templates")))
+        self.parents.setdefault(path.resolve(), campaign)
+        effective, index, lineage = self.effective(campaign, path, display, (campaign.id,))
+        check_campaign(Context(effective, index, self.report, path, known,
+                               (*self.template_dirs, path.parent.parent / "templates"),
+                               lineage))
         if len(self.report.errors) > before:
             return None
-        return Definition(campaign, index, path, source.text)
+        return Definition(effective, index, path, source.text)
+
+    def effective(self, campaign: Campaign, path: Path, display: str,
+                  chain: tuple[str, ...]) -> tuple[Campaign, BodyIndex, Lineage]:
+        """The campaign as it runs: merged with its parent (if it extends one), with the body
+        index of all the registries it then uses, and narrowed to its jurisdiction."""
+        lineage = Lineage(own_reports=frozenset(r.id for r in campaign.reports))
+        merged = campaign
+        if campaign.extends is not None:
+            lineage = self.lineage(campaign, path, display, chain, lineage)
+            if lineage.parent is not None:
+                merged = cascade.merge(lineage.parent, campaign)
+        regs = self.with_requirements(merged, "registries", path)
+        index = check_registries(regs, self.report)
+        if lineage.parent is not None:
+            merged, dropped = cascade.narrow(merged, lineage.own_reports, index)
+            lineage = dataclasses.replace(lineage, dropped=dropped)
+        return merged, index, lineage
+
+    def lineage(self, campaign: Campaign, path: Path, display: str, chain: tuple[str, ...],
+                base: Lineage) -> Lineage:
+        """Find and load the parent named in ``extends``: ``<id>.yaml`` beside the child."""
+        parent_id = campaign.extends
+        assert parent_id is not None
+        parent_path = path.parent / f"{parent_id}.yaml"
+        if parent_id in chain:
+            return dataclasses.replace(base, problem="cycle", chain=(*chain, parent_id))
+        if not is_file(parent_path):
+            try:
+                siblings = frozenset(p.stem for p in path.parent.glob("*.yaml"))
+            except OSError:
+                siblings = frozenset()
+            return dataclasses.replace(base, problem="unknown", candidates=siblings)
+        parent_display = str(Path(display).parent / parent_path.name)
+        parent = self.parent_campaign(parent_path, parent_display)
+        if parent is None:
+            return dataclasses.replace(base, problem="broken")
+        effective, _, above = self.effective(parent, parent_path, parent_display,
+                                             (*chain, parent_id))
+        if above.problem is not None:
+            return dataclasses.replace(base, problem=above.problem if above.problem == "cycle"
+                                       else "broken", chain=above.chain)
+        return dataclasses.replace(base, parent=effective, chain=(*chain, parent_id))
+
+    def parent_campaign(self, path: Path, display: str) -> Campaign | None:
+        """A parent's model, converted once however many children extend it."""
+        key = path.resolve()
+        if key not in self.parents:
+            loaded = self.read(path, display)
+            self.parents[key] = None if loaded is None else convert_document(
+                loaded[1], Campaign, display, self.report)
+        return self.parents[key]
 
 
 def check_registries(regs: Sequence[BodyRegistry], report: Report) -> BodyIndex:
@@ -195,3 +251,14 @@ def load_definition(path: Path | str) -> Definition:
     if not result.ok or not result.definitions:
         raise DefinitionError(result.report)
     return result.definitions[0]
+
+
+def definition_from_text(path: Path, text: str, display: str, report: Report) -> Definition | None:
+    """Check ``text`` as if it were the campaign file at ``path`` (its registries, parent and
+    templates are found relative to that place). Used to re-check a stored version whose file
+    has since been edited; problems go to ``report``."""
+    source = Source(display, text)
+    root = compose(source, report)
+    if root is None:
+        return None
+    return _Loader(report).campaign(path, display, source, root, frozenset({path.stem}))

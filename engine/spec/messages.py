@@ -143,6 +143,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请升级 chinese-calendar，或改用 calendar_days",
         "counting working days reaches {year}, but the installed calendar knows only "
         "{first}-{last}; upgrade chinese-calendar or use calendar_days"),
+    # implementation plans that extend a parent
+    "unknown-parent": ("找不到上级方案“{id}”（应为本文件同目录下的 {id}.yaml）",
+                       "parent campaign '{id}' not found (expected {id}.yaml beside this file)"),
+    "extends-cycle": ("方案之间的继承关系形成循环：{chain}", "the campaigns extend each other in a circle: {chain}"),
+    "parent-invalid": ("上级方案“{id}”本身有错误，请先校验并修正该文件",
+                       "the parent campaign '{id}' has errors of its own; validate and fix it first"),
+    "jurisdiction-without-extends": ("只有继承上级方案（extends）时，jurisdiction 才用于筛选报送单位",
+                                     "jurisdiction only narrows inherited reports; this campaign extends no parent"),
+    "inherited-report-dropped": ("上级方案“{parent}”的报送事项“{id}”在本方案管辖范围内没有报送单位，本方案不再包含该事项",
+                                 "report '{id}' of the parent '{parent}' has no reporter in this plan's jurisdiction and is left out"),
+    "feeds-without-extends": ("报送事项“{id}”填写了 feeds，但本方案没有继承上级方案（extends）",
+                              "report '{id}' feeds a parent report, but this campaign extends no parent"),
+    "unknown-parent-report": ("上级方案“{parent}”中没有报送事项“{id}”",
+                              "the parent campaign '{parent}' has no report '{id}'"),
+    "deadline-after-parent": ("报送事项“{id}”的截止日 {due} 晚于其承接的上级方案“{parent}”报送事项“{ref}”的截止日 {pdue}；"
+                              "下级的期限应早于或等于上级的期限",
+                              "report '{id}' is due {due}, after {pdue}, when the report '{ref}' of the parent "
+                              "'{parent}' it feeds is due; a local deadline must not be later"),
+    "feeds-recurring": ("报送事项“{id}”为每月周期报送，而所承接的上级报送事项“{ref}”只报一次，无法逐期对应",
+                        "report '{id}' recurs monthly but the parent report '{ref}' it feeds is due once"),
+    "feeds-one-off": ("报送事项“{id}”只报一次，而所承接的上级报送事项“{ref}”为每月周期报送，无法逐期对应",
+                      "report '{id}' is due once but the parent report '{ref}' it feeds recurs monthly"),
+    "feeds-period": ("报送事项“{id}”的 {period} 期在所承接的上级报送事项“{ref}”中没有对应的一期",
+                     "period {period} of report '{id}' has no counterpart in the parent report '{ref}'"),
+    "feeds-recipient": ("报送事项“{id}”报送给“{to}”，但“{to}”不是上级报送事项“{ref}”的报送单位",
+                        "report '{id}' goes to '{to}', which does not owe the parent report '{ref}' it feeds"),
     # hints
     "did-you-mean": ("是否应为“{suggestion}”？", "did you mean '{suggestion}'?"),
     # summaries

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.spec import cascade
 from engine.spec.bodies import BodyIndex, is_name_only
+from engine.spec.cascade import Lineage
 from engine.spec.dates import DateCycle, DateError, all_phases, deadlines
 from engine.spec.diagnostics import Pos, Report, did_you_mean
 from engine.spec.fields import RECORD_FIELDS
@@ -41,6 +43,8 @@ class Context:
     file: Path
     known_campaigns: frozenset[str] = frozenset()
     template_dirs: tuple[Path, ...] = ()
+    lineage: Lineage = field(default_factory=Lineage)
+    """What ``extends`` resolved to; ``campaign`` is already merged with that parent."""
 
 
 def check_campaign(ctx: Context) -> None:
@@ -118,6 +122,8 @@ def _body_sets(c: Campaign) -> Iterator[tuple[Node, str, int | None, BodySet, bo
         yield r, "to", None, r.to, True
     if c.routing is not None:
         yield c.routing, "office", None, c.routing.office, True
+    if c.jurisdiction is not None:
+        yield c, "jurisdiction", None, c.jurisdiction, True
 
 
 def _check_body_refs(ctx: Context) -> None:
@@ -341,10 +347,63 @@ def _check_templates(ctx: Context) -> None:
                              else c.at("templates"), "unknown-template", path=path)
 
 
+# --- implementation plans that extend a parent (see engine/spec/cascade.py) -------------------
+def _check_extends(ctx: Context) -> None:
+    """The parent named in ``extends`` must exist, be valid, and not lead back to the child."""
+    c, lineage = ctx.campaign, ctx.lineage
+    if c.extends is None:
+        if c.jurisdiction is not None:
+            ctx.report.warning(c.at("jurisdiction"), "jurisdiction-without-extends")
+        return
+    if lineage.problem == "unknown":
+        ctx.report.error(c.at("extends"), "unknown-parent",
+                         did_you_mean(c.extends, lineage.candidates - {c.id}), id=c.extends)
+    elif lineage.problem == "cycle":
+        ctx.report.error(c.at("extends"), "extends-cycle", chain=" → ".join(lineage.chain))
+    elif lineage.problem == "broken":
+        ctx.report.error(c.at("extends"), "parent-invalid", id=c.extends)
+
+
+def _check_jurisdiction(ctx: Context) -> None:
+    """An inherited report with no reporter left in the jurisdiction is dropped, but said so."""
+    for report_id in ctx.lineage.dropped:
+        ctx.report.warning(ctx.campaign.at("jurisdiction"), "inherited-report-dropped",
+                           id=report_id, parent=ctx.campaign.extends)
+
+
+def _check_feeds(ctx: Context) -> None:
+    """A local report that feeds (or replaces) a parent report must be due no later than it,
+    period by period: otherwise the level above cannot meet its own deadline."""
+    c, parent = ctx.campaign, ctx.lineage.parent
+    theirs = {r.id: r for r in parent.reports} if parent is not None else {}
+    for r in c.reports:
+        if r.id not in ctx.lineage.own_reports:
+            continue
+        if r.feeds is not None and c.extends is None:
+            ctx.report.error(r.at("feeds"), "feeds-without-extends", id=r.id)
+            continue
+        if parent is None:  # no parent at all, or one _check_extends already refused
+            continue
+        if r.feeds is not None and r.feeds not in theirs:
+            ctx.report.error(r.at("feeds"), "unknown-parent-report",
+                             did_you_mean(r.feeds, theirs), id=r.feeds, parent=c.extends)
+            continue
+        target = theirs.get(r.feeds or r.id)
+        if target is None:
+            continue
+        problem = cascade.feed_problem(c, r, parent, target)
+        if problem is not None:
+            code, args = problem
+            ctx.report.error(r.at("due"), code, id=r.id, ref=target.id, **args)
+        if r.feeds is not None and r.to not in {b.id for b in ctx.bodies.select(target.from_)}:
+            ctx.report.warning(r.at("to"), "feeds-recipient", id=r.id, to=r.to, ref=target.id)
+
+
 RULES: tuple[Callable[[Context], None], ...] = (
     _check_identity, _check_duplicate_ids, _check_body_refs, _check_phase_refs, _check_windows,
     _check_deadlines, _check_reports, _check_tasks, _check_returns, check_lifecycles,
-    _check_templates, _check_working_day_years,
+    _check_templates, _check_working_day_years, _check_extends, _check_jurisdiction,
+    _check_feeds,
 )
 
 __all__ = ["RULES", "Context", "Selector", "check_campaign"]
