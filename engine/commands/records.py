@@ -92,6 +92,7 @@ def db_status(db_url: str | None) -> None:
 @click.option("--actor", default="campaign load", show_default=True)
 def load(paths: tuple[Path, ...], db_url: str | None, actor: str) -> None:
     """Register campaign definitions (a changed file becomes a new version)."""
+    from engine.commands.amend import load_note
     from engine.letters.check import check_templates
 
     result = validate_paths(paths)
@@ -102,9 +103,12 @@ def load(paths: tuple[Path, ...], db_url: str | None, actor: str) -> None:
         fail("定义文件有错误，未载入")
     store = open_store(db_url)
     for definition in result.definitions:
+        note = load_note(store, definition)  # before registering: against the old version
         reg = definitions.register(store, definition, actor=actor)
         state = "已载入为新版本" if reg.created else "与已载入版本相同，未变化"
         click.echo(f"{reg.campaign_id}：第 {reg.version} 版，{state}")
+        if note and reg.created:
+            click.echo(note)
 
 
 def _definition(store: Store, campaign: str) -> tuple[int, Definition]:
@@ -318,12 +322,13 @@ def record_group(kind: str) -> click.Group:
 
 
 def _runtime_commands() -> list[click.Command]:
+    from engine.commands.amend import diff_command
     from engine.commands.daemon import daemon
     from engine.commands.letters import letters_group
     from engine.commands.reports import report
     from engine.commands.runtime import run, submit
 
-    return [run, submit, daemon, report, letters_group]
+    return [run, submit, daemon, report, letters_group, diff_command]
 
 
 COMMANDS = [db, load, record_group("lead"), record_group("case"), *_runtime_commands()]
