@@ -170,3 +170,35 @@ def test_routing_all_awaiting_leads_in_one_go(two_leads: tuple[str, int, int]) -
     assert "已转办 2 条" in done.output
     assert holder_and_state(db_url, zj) == ("saic.tmo", "reported")
     assert holder_and_state(db_url, js) == ("jiangsu_amr", "assigned")
+
+
+def test_a_suzhou_county_lead_goes_up_or_down_from_the_jiangsu_plan(db_url: str) -> None:
+    """The issue's check, from a county: in the worked Jiangsu plan (which knows Suzhou's
+    county bureaus), Kunshan's lead about Hangzhou goes to the office and on to Zhejiang;
+    its lead about Wuzhong is assigned by Jiangsu to the Wuzhong bureau; its lead about
+    Kunshan itself stays in Kunshan."""
+    plan = "example_jiangsu_sourcing_2017"
+    assert cli(db_url, "load", str(CAMPAIGNS / f"{plan}.yaml")).exit_code == 0
+    store = connect(db_url)
+    def_id, _ = definitions.latest(store, plan)
+    places = {"KS-ZJ": "330102", "KS-WZ": "320506", "KS-KS": "320583"}
+    records.insert_records(store, "lead", plan, def_id, [
+        records.NewRecord(key, {**COMPLETE, "infringement_division": code}, key, "kunshan_amr")
+        for key, code in places.items()], actor="昆山市局", initial_state="consolidated")
+    with store.engine.connect() as conn:
+        ids = dict(conn.execute(select(leads.c.natural_key, leads.c.id)).all())
+    for key in places:
+        assert cli(db_url, "lead", "forward", str(ids[key]), "--at", "2017-10-30",
+                   "--actor", "江苏省局").exit_code == 0
+    cli(db_url, "lead", "forward", str(ids["KS-ZJ"]), "--at", "2017-11-08", "--actor", "商标局")
+    assert holder_and_state(db_url, ids["KS-ZJ"]) == ("zhejiang_amr", "forwarded")
+    assert holder_and_state(db_url, ids["KS-WZ"]) == ("suzhou_wuzhong_amr", "assigned")
+    assert holder_and_state(db_url, ids["KS-KS"]) == ("kunshan_amr", "assigned")
+    with store.engine.connect() as conn:
+        owed = sorted(tuple(r) for r in conn.execute(select(
+            obligations.c.body_id, obligations.c.recipient_id).where(
+            obligations.c.origin == "forwarding")))
+        letters_to = sorted(conn.scalars(select(letters.c.recipient_id).where(
+            letters.c.kind == "forwarding")))
+    assert owed == [("suzhou_wuzhong_amr", "jiangsu_amr"), ("zhejiang_amr", "saic.tmo")]
+    assert letters_to == ["suzhou_wuzhong_amr", "zhejiang_amr"]

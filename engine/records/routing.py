@@ -59,8 +59,9 @@ def province_for(definition: Definition, division: str) -> Body | None:
     code = division[:2] + "0000"
     owing = [b for r in c.reports if r.quota is not None and r.quota.of == "leads"
              for b in index.select(r.from_)]
-    candidates = owing or [b for b in index.bodies.values() if b.kind == "market_regulator"]
-    return next((b for b in candidates if b.level == "province" and b.division == code), None)
+    regulators = [b for b in index.bodies.values() if b.kind == "market_regulator"]
+    return next((b for b in (*owing, *regulators)  # a plan may have narrowed the owing bodies
+                 if b.level == "province" and b.division == code), None)
 
 
 def local_body(index: BodyIndex, division: str, province: Body) -> Body:

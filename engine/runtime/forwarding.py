@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.letters.context import forwarding_context
 from engine.letters.render import LetterRenderer
 from engine.records.lifecycle import Refused, lifecycle_machines
-from engine.records.routing import NoRoute, Route, route_to, suggest
+from engine.records.routing import DOWN, NoRoute, Route, province_of, route_to, suggest
 from engine.runtime.obligations import Obligation
 from engine.spec.loader import Definition
 from engine.spec.model import ReminderPolicy, effective_reminders
@@ -83,7 +83,7 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
         day = _day(definition, at)
         assert definition.campaign.routing is not None  # suggest/route_to checked it
         due = day + timedelta(days=definition.campaign.routing.feedback_days)
-        sender = row.body_id or definition.campaign.routing.office
+        sender = _sender(definition, route, row.body_id)
         _owe_feedback(conn, definition_id, campaign, lead_id, route.to, sender, due)
         text = LetterRenderer(definition).render("forwarding", forwarding_context(
             definition, records.fields_of(row, leads), row.natural_key, sender, route.to, day,
@@ -95,6 +95,16 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
             "status": "planned", "subject": text.lstrip("# ").splitlines()[0][:300],
             "body": text, "created_at": datetime.now(UTC)})
     return Forwarded(lead_id, row.natural_key, route, due, written)
+
+
+def _sender(definition: Definition, route: Route, holder: str | None) -> str:
+    """Who forwards: the office sends leads down to provinces; a province assigns the leads
+    its counties collected (the collecting county still holds them until then)."""
+    office = definition.campaign.routing.office if definition.campaign.routing else ""
+    if route.trigger == DOWN or holder is None:
+        return office
+    province = province_of(definition.bodies, holder)
+    return province.id if province is not None else holder
 
 
 def _owe_feedback(conn: Connection, definition_id: int, campaign: str, lead_id: int,
