@@ -395,6 +395,10 @@ CASES = [
                                "end_of_month: 2018-01", "end_of_month: 2031-01"),
         "calendar-year-unknown", at("calendar: working_days"),
     ), id="working_days_in_a_year_the_holiday_calendar_does_not_know"),
+    pytest.param(Case(
+        lambda t: replace_once(t, "      - trigger: forward\n", "      - trigger: send_on\n"),
+        "routing-needs-triggers", at("office: saic.tmo"),
+    ), id="routing_without_the_lead_move_it_fires"),
     # --- implementation plans (more in tests/test_cascade.py, which needs a parent file) ---------
     pytest.param(Case(
         lambda t: insert_after(t, "implements: national_2017", "extends: sourcing_2017\n"),

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 from engine.spec.bodies import BodyIndex
 from engine.spec.loader import Definition
-from engine.spec.model import Body
+from engine.spec.model import ROUTING_TRIGGERS, Body
 
-UP, DOWN, LOCAL = "report_to_office", "forward", "assign"
-ROUTING_TRIGGERS = (UP, DOWN, LOCAL)
+UP, DOWN, LOCAL = ROUTING_TRIGGERS
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "report '{id}' is of kind {kind}; quotas are meant for lead lists or cases"),
     "reports-to-self": ("单位“{body}”既是报送单位又是接收单位", "body '{body}' would report to itself"),
     "reminder-order": ("提醒天数应为正数", "days before due must be positive"),
+    "routing-needs-triggers": (
+        "写了线索转办规则（routing），但线索生命周期缺少转办所用的动作：{missing}",
+        "routing is set but the lead lifecycle lacks the triggers it fires: {missing}"),
     "calendar-year-unknown": (
         "按工作日计算会用到 {year} 年，但已安装的工作日历只收录 {first}—{last} 年的法定节假日和调休；"
         "请升级 chinese-calendar，或改用 calendar_days",

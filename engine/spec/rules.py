@@ -30,7 +30,7 @@ from engine.spec.model import (
     Window,
     effective_reminders,
 )
-from engine.spec.rules_lifecycle import check_lifecycles, lifecycles_of
+from engine.spec.rules_lifecycle import check_lifecycles, check_routing, lifecycles_of
 from engine.spec.workdays import CalendarYearUnknown, known_years, shift
 from engine.spec.yamlread import is_file
 
@@ -403,7 +403,7 @@ RULES: tuple[Callable[[Context], None], ...] = (
     _check_identity, _check_duplicate_ids, _check_body_refs, _check_phase_refs, _check_windows,
     _check_deadlines, _check_reports, _check_tasks, _check_returns, check_lifecycles,
     _check_templates, _check_working_day_years, _check_extends, _check_jurisdiction,
-    _check_feeds,
+    _check_feeds, check_routing,
 )
 
 __all__ = ["RULES", "Context", "Selector", "check_campaign"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from engine.spec.diagnostics import Pos, did_you_mean
 from engine.spec.fields import RECORD_FIELDS
-from engine.spec.model import Campaign, Lifecycle
+from engine.spec.model import ROUTING_TRIGGERS, Campaign, Lifecycle
 
 if TYPE_CHECKING:
     from engine.spec.rules import Context
@@ -120,3 +120,16 @@ def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
     return seen
 
 
+
+
+def check_routing(ctx: Context) -> None:
+    """Routing moves leads with fixed lifecycle triggers: a campaign that routes must have a
+    lead lifecycle offering them, or every forward would fail on the day it is needed."""
+    c = ctx.campaign
+    if c.routing is None:
+        return
+    life = c.lifecycles.lead if c.lifecycles else None
+    have = {t.trigger for t in life.transitions} if life else set()
+    missing = [t for t in ROUTING_TRIGGERS if t not in have]
+    if missing:
+        ctx.report.error(c.at("routing"), "routing-needs-triggers", missing="、".join(missing))

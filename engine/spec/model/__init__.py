@@ -36,6 +36,7 @@ from engine.spec.model.base import (
 from engine.spec.model.bodies import Body, BodyRegistry, BodySet, Contact, FormerName, Selector
 from engine.spec.model.campaign import (
     DEFAULT_REMINDERS,
+    ROUTING_TRIGGERS,
     Campaign,
     Phase,
     Quota,
@@ -72,12 +73,12 @@ from engine.spec.model.timing import (
 )
 
 __all__ = [
-    "DEFAULT_REMINDERS", "FIRST_YEAR", "LAST_YEAR", "PATTERNS", "Anchor", "AnyScalar", "Body",
-    "BodyKind", "BodyRegistry", "BodySet", "Campaign", "Citation", "Condition", "Contact", "Dated",
+    "DEFAULT_REMINDERS", "FIRST_YEAR", "LAST_YEAR", "PATTERNS", "ROUTING_TRIGGERS", "Anchor",
+    "AnyScalar", "Body", "BodyKind", "BodyRegistry", "BodySet", "Campaign", "Citation", "Condition", "Contact", "Dated",
     "Division", "Due", "EndOfMonth", "FieldDef", "FieldType", "FocusCategory", "FormerName", "Id",
     "LetterKind", "Level", "Lifecycle", "Lifecycles", "Measure", "Month", "Node", "OnDate",
     "Phase", "Quota", "Recurring", "Ref", "Relative", "ReminderPolicy", "Report", "ReportKind",
-    "ReturnForm", "ReturnRow", "ReturnSection", "ReturnText", "Routing", "Selector", "State", "Target",
-    "Task", "Timer", "Transition", "Window", "effective_reminders", "f", "model",
+    "ReturnForm", "ReturnRow", "ReturnSection", "ReturnText", "Routing", "Selector", "State",
+    "Target", "Task", "Timer", "Transition", "Window", "effective_reminders", "f", "model",
     "public_fields", "yaml_key",
 ]

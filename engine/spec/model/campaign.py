@@ -101,6 +101,11 @@ class Report(Node):
 
 
 
+ROUTING_TRIGGERS = ("report_to_office", "forward", "assign")
+"""The lead lifecycle moves routing fires: up to the office, down to the province of the
+place, and a province's assignment to the local body (or to itself)."""
+
+
 @model
 class Routing(Node):
     """How leads cross jurisdictions: a lead about a place in another province goes up to
