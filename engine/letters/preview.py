@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.letters.channels import FileChannel, Outgoing
 from engine.letters.context import letter_context
-from engine.letters.render import LetterRenderer
+from engine.letters.render import renderer_for
 from engine.runtime.planner import Letter
 from engine.spec.bodies import name_on
 from engine.spec.loader import Definition
@@ -20,7 +20,7 @@ def write_previews(definition: Definition, letters: Iterable[tuple[date, Letter]
                    ) -> Iterator[tuple[date, Letter]]:
     """Pass ``letters`` through, writing each one to be sent under ``root`` on the way, laid
     out as the outbox lays out real ones (``<campaign>/<date>/<n>-<kind>-<recipient>``)."""
-    renderer, channel, index = LetterRenderer(definition), FileChannel(root, formats), \
+    renderer, channel, index = renderer_for(definition), FileChannel(root, formats), \
         definition.bodies
     written = counter if counter is not None else [0]
     for day, letter in letters:

@@ -25,6 +25,7 @@ from engine.letters.context import template_name
 from engine.spec.loader import Definition
 
 TEMPLATES_ENV = "CAMPAIGN_TEMPLATES"
+_renderers: dict[int, tuple[Definition, LetterRenderer]] = {}
 
 
 def default_template_dir() -> Path:
@@ -37,6 +38,18 @@ class TemplateProblem(Exception):
     """A template that cannot be used: where it is, and what is wrong, in Chinese."""
 
 
+def renderer_for(definition: Definition) -> LetterRenderer:
+    """The renderer of a definition, kept for the life of the process (compiled templates)."""
+    cached = _renderers.get(id(definition))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    if len(_renderers) > 64:
+        _renderers.clear()
+    made = LetterRenderer(definition)
+    _renderers[id(definition)] = (definition, made)
+    return made
+
+
 class LetterRenderer:
     """One sandboxed environment per campaign; templates are compiled once and cached."""
 
@@ -46,6 +59,7 @@ class LetterRenderer:
         self.env = ImmutableSandboxedEnvironment(
             loader=FileSystemLoader([str(own), str(base)]), undefined=StrictUndefined,
             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+        # compiled templates are cached; Jinja still notices an edited file (one stat each)
         self.overrides = dict(definition.campaign.templates)
 
     def path_for(self, kind: str) -> str:

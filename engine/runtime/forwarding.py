@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.letters.context import forwarding_context
-from engine.letters.render import LetterRenderer
+from engine.letters.render import renderer_for
 from engine.records.lifecycle import Refused, lifecycle_machines
 from engine.records.routing import DOWN, NoRoute, Route, province_of, route_to, suggest
 from engine.runtime.obligations import Obligation
@@ -85,7 +85,7 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
         due = day + timedelta(days=definition.campaign.routing.feedback_days)
         sender = _sender(definition, route, row.body_id)
         _owe_feedback(conn, definition_id, campaign, lead_id, route.to, sender, due)
-        text = LetterRenderer(definition).render("forwarding", forwarding_context(
+        text = renderer_for(definition).render("forwarding", forwarding_context(
             definition, records.fields_of(row, leads), row.natural_key, sender, route.to, day,
             due))
         written = _insert_letter(conn, {

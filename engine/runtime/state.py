@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from engine.runtime.obligations import Obligation
 from engine.runtime.phases import PENDING
-from engine.runtime.planner import Snapshot
+from engine.runtime.planner import Snapshot, first_letter_day
 from engine.runtime.timers import TimedRecord, timers_of
 from engine.spec.loader import Definition
 from engine.store.tables import RECORD_TABLES, campaign_phases, leads, letters, submissions
@@ -36,8 +36,16 @@ def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
     """Make the table hold this version's obligations; open ones follow changed dates, ones
     the definition dropped are withdrawn. Returns obligation key -> row id."""
     t = obligation_rows
-    rows = {(r.report_id, r.body_id, r.period): r for r in conn.execute(
-        select(t).where(t.c.campaign_id == campaign, t.c.origin == "definition"))}
+    obs = list(obs)
+    ours = and_(t.c.campaign_id == campaign, t.c.origin == "definition")
+    count, low, high = conn.execute(select(func.count(), func.min(t.c.definition_id),
+                                           func.max(t.c.definition_id)).where(ours)).one()
+    if count == len(obs) and low == high == definition_id:  # synced with this version before
+        known = {(r, b, p): i for i, r, b, p in conn.execute(
+            select(t.c.id, t.c.report_id, t.c.body_id, t.c.period).where(ours))}
+        if all((ob.report, ob.body, ob.period) in known for ob in obs):
+            return {ob.key: known[(ob.report, ob.body, ob.period)] for ob in obs}
+    rows = {(r.report_id, r.body_id, r.period): r for r in conn.execute(select(t).where(ours))}
     ids: dict[str, int] = {}
     for ob in obs:
         row = rows.pop((ob.report, ob.body, ob.period), None)
@@ -87,28 +95,51 @@ def timed_records(conn: Connection, definition: Definition, today: date) -> list
 
 def snapshot(conn: Connection, definition: Definition, obs: list[Obligation],
              ids: dict[str, int], today: date) -> Snapshot:
+    """What the planner needs, read so that the cost follows the live work, not the history:
+    letter keys only of obligations that can still be planned (open, or below a quota), of
+    phase notices, and of the timed records found today."""
     c = definition.campaign
-    recorded = set(conn.scalars(select(letters.c.idempotency_key).where(
-        letters.c.campaign_id == c.id)))
     by_id = {v: k for k, v in ids.items()}
     submitted: dict[str, date] = {}
     counts: dict[str, int] = {}
     tz = ZoneInfo(c.timezone)
-    query = select(submissions.c.obligation_id, func.min(submissions.c.submitted_at),
-                   func.coalesce(func.sum(submissions.c.item_count), 0)).group_by(
-        submissions.c.obligation_id)
+    query = (select(submissions.c.obligation_id, func.min(submissions.c.submitted_at),
+                    func.coalesce(func.sum(submissions.c.item_count), 0))
+             .join(obligation_rows, obligation_rows.c.id == submissions.c.obligation_id)
+             .where(obligation_rows.c.campaign_id == c.id)
+             .group_by(submissions.c.obligation_id))
     for oid, first, total in conn.execute(query):
         if oid in by_id:
             submitted[by_id[oid]] = local_day(first, tz)
             counts[by_id[oid]] = int(total)
     lead_reports = {r.id for r in c.reports if r.quota is not None and r.quota.of == "leads"}
-    if lead_reports:  # leads a body reported count towards its quota automatically
+    short = [ob for ob in obs if ob.report in lead_reports and ob.quota is not None
+             and counts.get(ob.key, 0) < ob.quota and first_letter_day(ob) <= today]
+    if short:  # leads a body reported count towards its quota automatically
         per_body = dict(conn.execute(select(leads.c.body_id, func.count()).where(
             leads.c.campaign_id == c.id).group_by(leads.c.body_id)).all())
-        for ob in obs:
-            if ob.report in lead_reports and per_body.get(ob.body):
+        for ob in short:
+            if per_body.get(ob.body):
                 counts[ob.key] = max(counts.get(ob.key, 0), per_body[ob.body])
-    return Snapshot(recorded, submitted, counts, timed_records(conn, definition, today))
+    timed = timed_records(conn, definition, today)
+    return Snapshot(recorded_keys(conn, c.id, timed), submitted, counts, timed)
+
+
+def recorded_keys(conn: Connection, campaign: str, timed: list[TimedRecord]) -> set[str]:
+    """Keys already recorded that today's plan could otherwise produce again."""
+    live = select(obligation_rows.c.id).where(
+        obligation_rows.c.campaign_id == campaign,
+        or_(obligation_rows.c.status == "open", obligation_rows.c.quota.is_not(None)))
+    keys = set(conn.scalars(select(letters.c.idempotency_key).where(
+        letters.c.campaign_id == campaign,
+        or_(letters.c.obligation_id.in_(live), letters.c.kind == "phase_start"))))
+    for kind in {r.kind for r in timed}:
+        ids = [r.id for r in timed if r.kind == kind]
+        for start in range(0, len(ids), 5000):
+            keys.update(conn.scalars(select(letters.c.idempotency_key).where(
+                letters.c.record_kind == kind, letters.c.record_id.in_(ids[start:start + 5000]),
+                letters.c.kind.in_(("supervision", "fire")))))
+    return keys
 
 
 def stored_phase(conn: Connection, campaign: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.letters import LetterRenderer, TemplateProblem, letter_context
+from engine.letters.render import renderer_for
 from engine.records.lifecycle import Moved, lifecycle_machines
 from engine.runtime.forwarding import feedback_obligations
 from engine.runtime.obligations import obligations
@@ -94,7 +95,7 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
     day = campaign_day(definition, at)
     held = held_by_parent(store, definition)
     obs = [ob for ob in obligations(definition) if (ob.report, ob.body, ob.period) not in held]
-    renderer = LetterRenderer(definition)
+    renderer = renderer_for(definition)
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)  # runners on one campaign take turns, not chances
         ids = sync_obligations(conn, obs, campaign, definition_id)

@@ -65,7 +65,8 @@ class BodyIndex:
 
     def _select_ids(self, sel: Selector) -> list[str]:
         has_criteria = any(v is not None for v in (sel.level, sel.kind, sel.under, sel.registry))
-        picked: list[str] = [i for i in sel.bodies if i in self.bodies]
+        # a dict keeps the order of first appearance with O(1) membership (3,000 counties)
+        picked: dict[str, None] = dict.fromkeys(i for i in sel.bodies if i in self.bodies)
         if has_criteria:
             for body_id, body in self.bodies.items():
                 if sel.level is not None and body.level != sel.level:
@@ -76,8 +77,7 @@ class BodyIndex:
                     continue
                 if sel.under is not None and sel.under not in self.ancestors(body_id):
                     continue
-                if body_id not in picked:
-                    picked.append(body_id)
+                picked.setdefault(body_id)
         excluded = set(sel.exclude)
         return [i for i in picked if i not in excluded]
 
