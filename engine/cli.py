@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from engine import __version__
+from engine.clitypes import SafePath
 from engine.spec import model
 from engine.spec.dates import DateError
 from engine.spec.diagnostics import render
@@ -34,14 +35,45 @@ def _fmt(choices: list[str], default: str) -> Any:
                         show_default=True, help="Output format.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """The store, records, runtime and letters commands are imported on first use: they pull
+    in SQLAlchemy, Alembic, openpyxl and APScheduler, which ``campaign validate`` (run by
+    policy staff many times a day) does not need. Saves ~0.6 s of start-up."""
+
+    LAZY = frozenset({"db", "load", "lead", "case", "run", "submit", "daemon", "report",
+                      "letters", "diff", "doctor"})
+
+    def _load(self) -> None:
+        if self.LAZY & set(self.commands):
+            return
+        from engine.commands.records import COMMANDS
+        from engine.commands.routing import feedback, forward
+
+        for command in COMMANDS:
+            self.add_command(command)
+        lead = self.commands["lead"]
+        assert isinstance(lead, click.Group)
+        lead.add_command(forward)
+        lead.add_command(feedback)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY:
+            self._load()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="campaign")
 def main() -> None:
     """Run enforcement-campaign notices encoded as YAML campaign definitions."""
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=SafePath(path_type=Path))
 @_fmt(["text", "json"], "text")
 @LANG
 def validate(paths: tuple[Path, ...], fmt: str, lang: str) -> None:
@@ -92,7 +124,7 @@ def _load_one(path: Path, lang: str) -> Definition:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=SafePath(path_type=Path))
 @_fmt(["text", "json"], "text")
 @LANG
 def show(path: Path, fmt: str, lang: str) -> None:
@@ -107,7 +139,7 @@ def show(path: Path, fmt: str, lang: str) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=SafePath(path_type=Path))
 @click.option("--lifecycle", type=click.Choice(["lead", "case"]), default="lead",
               show_default=True)
 @_fmt(["mermaid", "dot"], "mermaid")
@@ -126,12 +158,12 @@ def graph(path: Path, lifecycle: str, fmt: str, lang: str) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=SafePath(path_type=Path))
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
-@click.option("--data", type=click.Path(path_type=Path), help="Submissions (YAML/JSON).")
+@click.option("--data", type=SafePath(path_type=Path), help="Submissions (YAML/JSON).")
 @click.option("--include-skipped", is_flag=True, help="Also list superseded letters.")
-@click.option("--letters", "letters_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--letters", "letters_dir", type=SafePath(file_okay=False, path_type=Path),
               help="Also write the text of every letter under this folder.")
 @click.option("--letter-formats", default="md", show_default=True,
               help="Formats written with --letters: md,html,docx,pdf.")
@@ -207,20 +239,6 @@ def _print_simulation(letters: Iterable[tuple[date, Letter]], definition: Defini
                                               "（已跳过）" if letter.status == "skip" else "")
                                   if x is not None))
 
-
-def _register_record_commands() -> None:
-    from engine.commands.records import COMMANDS
-    from engine.commands.routing import feedback, forward
-
-    for command in COMMANDS:
-        main.add_command(command)
-    lead = main.commands["lead"]
-    assert isinstance(lead, click.Group)
-    lead.add_command(forward)
-    lead.add_command(feedback)
-
-
-_register_record_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from engine.clitypes import SafePath
 from engine.commands.records import DB, fail, open_store
 from engine.runtime.amend import Effect, Loaded, effect, loaded_version
 from engine.runtime.obligations import obligations
@@ -130,7 +131,7 @@ def compare(store: Store, new: Definition) -> tuple[Loaded | None, list[Change],
 
 
 @click.command("diff")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=SafePath(path_type=Path))
 @DB
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.clitypes import SafePath
 from engine.commands.records import DB, fail, open_store
 from engine.letters.channels import FileChannel, parse_formats
 from engine.runtime import daemon as runtime
@@ -55,7 +56,7 @@ def configure_logging(fmt: str) -> None:
               help="Time zone of the schedule and of the tick's clock.")
 @click.option("--log-format", "log_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Log lines on stderr: plain text or one JSON object each.")
-@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--outbox", type=SafePath(file_okay=False, path_type=Path),
               help="Also deliver each tick's letters into this folder.")
 @click.option("--formats", default="md", show_default=True,
               help="File formats written with --outbox: md,html,docx,pdf.")

@@ -13,6 +13,7 @@ import click
 import yaml
 from sqlalchemy import select
 
+from engine.clitypes import RECORD_ID, SafePath
 from engine.commands.records import DB, fail, open_store
 from engine.letters.channels import FORMATS, Channel, FileChannel, SmtpChannel, parse_formats
 from engine.letters.delivery import deliver, resend
@@ -74,7 +75,7 @@ def list_letters(campaign: str | None, status: str | None, kind: str | None,
 
 
 @letters_group.command("show")
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=RECORD_ID)
 @DB
 def show(letter_id: int, db_url: str | None) -> None:
     """A letter's particulars and its text."""
@@ -91,9 +92,9 @@ def show(letter_id: int, db_url: str | None) -> None:
 
 
 @letters_group.command("render")
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=RECORD_ID)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", type=SafePath(dir_okay=False, path_type=Path))
 @DB
 def render(letter_id: int, fmt: str, output: Path | None, db_url: str | None) -> None:
     """Write one letter as Markdown, HTML, Word or PDF (md and html print without --output)."""
@@ -138,7 +139,7 @@ def _addresses(path: Path | None) -> dict[str, str]:
 @letters_group.command("send")
 @click.option("--campaign")
 @click.option("--channel", type=click.Choice(["file", "smtp"]), default="file", show_default=True)
-@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), default="outbox",
+@click.option("--outbox", type=SafePath(file_okay=False, path_type=Path), default="outbox",
               show_default=True)
 @click.option("--formats", default="md", show_default=True,
               help="Comma-separated file formats for the file channel: md,html,docx,pdf.")
@@ -147,7 +148,7 @@ def _addresses(path: Path | None) -> dict[str, str]:
 @click.option("--smtp-from", envvar="CAMPAIGN_SMTP_FROM", default="campaign@localhost")
 @click.option("--smtp-user", envvar="CAMPAIGN_SMTP_USER")
 @click.option("--starttls", is_flag=True)
-@click.option("--addresses", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--addresses", type=SafePath(dir_okay=False, path_type=Path),
               help="YAML mapping of body id to e-mail address.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--retry-after", type=click.IntRange(min=0), default=30, show_default=True,
@@ -184,7 +185,7 @@ def send(campaign: str | None, channel: str, outbox: Path, formats: str, smtp_ho
 
 
 @letters_group.command("resend")
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=RECORD_ID)
 @click.option("--actor", required=True)
 @click.option("--reason")
 @DB

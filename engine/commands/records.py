@@ -16,6 +16,7 @@ from typing import Any
 import click
 from sqlalchemy import create_engine
 
+from engine.clitypes import RECORD_ID, SafePath
 from engine.intake import (
     Accepted,
     Intake,
@@ -87,7 +88,7 @@ def db_status(db_url: str | None) -> None:
 
 
 @click.command("load")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=SafePath(path_type=Path))
 @DB
 @click.option("--actor", default="campaign load", show_default=True)
 def load(paths: tuple[Path, ...], db_url: str | None, actor: str) -> None:
@@ -162,11 +163,11 @@ def record_group(kind: str) -> click.Group:
         pass
 
     @group.command("import")
-    @click.argument("path", type=click.Path(path_type=Path))
+    @click.argument("path", type=SafePath(path_type=Path))
     @click.option("--campaign", required=True)
-    @click.option("--mapping", type=click.Path(path_type=Path), help="列名对照表（YAML）")
+    @click.option("--mapping", type=SafePath(path_type=Path), help="列名对照表（YAML）")
     @click.option("--sheet", default=None, help="XLSX 工作表名（默认第一个）")
-    @click.option("--rejects", type=click.Path(path_type=Path), help="写出被拒行（CSV）")
+    @click.option("--rejects", type=SafePath(path_type=Path), help="写出被拒行（CSV）")
     @ACTOR
     @DB
     def import_(path: Path, campaign: str, mapping: Path | None, sheet: str | None,
@@ -266,7 +267,7 @@ def record_group(kind: str) -> click.Group:
             raise
 
     @group.command("show")
-    @click.argument("record_id", type=int)
+    @click.argument("record_id", type=RECORD_ID)
     @DB
     def show(record_id: int, db_url: str | None) -> None:
         """Show one record and its audit trail."""
@@ -276,7 +277,7 @@ def record_group(kind: str) -> click.Group:
                               ensure_ascii=False, indent=2, default=str))
 
     @group.command("move")
-    @click.argument("record_id", type=int)
+    @click.argument("record_id", type=RECORD_ID)
     @click.argument("trigger")
     @ACTOR
     @click.option("--reason", default=None)
@@ -294,7 +295,7 @@ def record_group(kind: str) -> click.Group:
         click.echo(f"{word} {record_id}：{outcome.source} → {outcome.dest}")
 
     @group.command("export")
-    @click.argument("path", type=click.Path(path_type=Path))
+    @click.argument("path", type=SafePath(path_type=Path))
     @click.option("--campaign")
     @click.option("--state")
     @click.option("--body")
@@ -315,7 +316,10 @@ def record_group(kind: str) -> click.Group:
                 count[0] += 1
                 yield [record["id"], record["state"], *row]
 
-        writer(path, ["记录号", "状态", *headers], rows())
+        try:
+            writer(path, ["记录号", "状态", *headers], rows())
+        except OSError as exc:  # a folder, a missing folder, no permission, a full disk
+            fail(f"无法写入 {path}：{exc.strerror or exc}")
         click.echo(f"已导出{word} {count[0]} 条到 {path}")
 
     return group
@@ -324,11 +328,12 @@ def record_group(kind: str) -> click.Group:
 def _runtime_commands() -> list[click.Command]:
     from engine.commands.amend import diff_command
     from engine.commands.daemon import daemon
+    from engine.commands.doctor import doctor
     from engine.commands.letters import letters_group
     from engine.commands.reports import report
     from engine.commands.runtime import run, submit
 
-    return [run, submit, daemon, report, letters_group, diff_command]
+    return [run, submit, daemon, report, letters_group, diff_command, doctor]
 
 
 COMMANDS = [db, load, record_group("lead"), record_group("case"), *_runtime_commands()]

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from engine.clitypes import SafePath
 from engine.commands.records import DB, fail, open_store
 from engine.reports import compliance as compliance_
 from engine.reports import formats, returns, xlsx
@@ -59,7 +60,7 @@ def report() -> None:
 @click.option("--return", "form_id", default=None, help="统计表标识（专项有多张表时）")
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "json", "md"]),
               default="xlsx", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--output", type=SafePath(dir_okay=False, path_type=Path), default=None,
               help="输出文件（xlsx 必填，其他格式不填则打印）")
 @DB
 def stats(campaign: str, period: str | None, body: str | None, form_id: str | None, fmt: str,
@@ -146,9 +147,9 @@ def progress(campaign: str, fmt: str, db_url: str | None) -> None:
 
 @report.command("timeline")
 @click.option("--campaign", help="专项标识（取已载入的最新版本）")
-@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--file", "path", type=SafePath(dir_okay=False, path_type=Path),
               help="或直接用定义文件（未载入的方案也可先看）")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--output", type=SafePath(dir_okay=False, path_type=Path), required=True,
               help="SVG 文件")
 @DB
 def timeline(campaign: str | None, path: Path | None, output: Path, db_url: str | None) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
+from engine.clitypes import RECORD_ID
 from engine.commands.records import ACTOR, DB, fail, open_store
 from engine.runtime.forwarding import (
     Forwarded,
@@ -46,7 +47,7 @@ def _say(done: Forwarded, fmt: str, dry_run: bool) -> None:
 
 
 @click.command("forward")
-@click.argument("lead_id", type=int, required=False)
+@click.argument("lead_id", type=RECORD_ID, required=False)
 @click.option("--all", "every", is_flag=True, help="Route every lead awaiting it.")
 @click.option("--campaign", help="The campaign (default: the lead's own).")
 @click.option("--to", "to", help="Send it to this body instead of the suggested one.")
@@ -91,7 +92,7 @@ def forward(lead_id: int | None, every: bool, campaign: str | None, to: str | No
 
 
 @click.command("feedback")
-@click.argument("lead_id", type=int)
+@click.argument("lead_id", type=RECORD_ID)
 @click.option("--campaign", required=True)
 @click.option("--body", help="The body reporting back (default: the lead's holder).")
 @click.option("--note", help="What was done (recorded with the submission).")

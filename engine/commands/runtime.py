@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from engine.clitypes import SafePath
 from engine.commands.records import DB, fail, open_store
 from engine.letters.channels import FileChannel, parse_formats
 from engine.letters.delivery import deliver
@@ -31,7 +32,7 @@ def _moment(value: datetime | None) -> datetime:
 @click.option("--campaign", "only", multiple=True, help="Only this campaign (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Plan and report, write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--outbox", type=SafePath(file_okay=False, path_type=Path),
               help="Also deliver the letters waiting to go out into this folder.")
 @click.option("--formats", default="md", show_default=True,
               help="File formats written with --outbox: md,html,docx,pdf.")
@@ -81,7 +82,7 @@ def run(at: datetime | None, only: tuple[str, ...], dry_run: bool, fmt: str,
 @click.option("--report", required=True)
 @click.option("--body", required=True)
 @click.option("--period", default="", help="The month a recurring report covers, e.g. 2017-09.")
-@click.option("--file", "file_", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--file", "file_", type=SafePath(exists=True, dir_okay=False, path_type=Path))
 @click.option("--count", type=click.IntRange(min=0), help="Items reported (towards a quota).")
 @click.option("--at", "at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]))
 @click.option("--actor", required=True)
