@@ -22,10 +22,9 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.letters.context import template_name
-from engine.spec.loader import Definition
+from engine.spec.loader import Definition, per_definition
 
 TEMPLATES_ENV = "CAMPAIGN_TEMPLATES"
-_renderers: dict[int, tuple[Definition, LetterRenderer]] = {}
 
 
 def default_template_dir() -> Path:
@@ -36,18 +35,6 @@ def default_template_dir() -> Path:
 
 class TemplateProblem(Exception):
     """A template that cannot be used: where it is, and what is wrong, in Chinese."""
-
-
-def renderer_for(definition: Definition) -> LetterRenderer:
-    """The renderer of a definition, kept for the life of the process (compiled templates)."""
-    cached = _renderers.get(id(definition))
-    if cached is not None and cached[0] is definition:
-        return cached[1]
-    if len(_renderers) > 64:
-        _renderers.clear()
-    made = LetterRenderer(definition)
-    _renderers[id(definition)] = (definition, made)
-    return made
 
 
 class LetterRenderer:
@@ -77,3 +64,9 @@ class LetterRenderer:
             raise TemplateProblem(f"{where}: 模板语法错误：{exc.message}") from None
         except TemplateError as exc:  # undefined variable, sandbox refusal
             raise TemplateProblem(f"{path}: 模板无法生成文书：{exc}") from None
+
+
+@per_definition
+def renderer_for(definition: Definition) -> LetterRenderer:
+    """The renderer of a definition, kept for the life of the process (compiled templates)."""
+    return LetterRenderer(definition)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.spec.dates import deadlines
-from engine.spec.loader import Definition
+from engine.spec.loader import Definition, per_definition
 from engine.spec.model import ReminderPolicy, effective_reminders
 
 
@@ -34,24 +34,10 @@ class Obligation:
         return f"{self.campaign}:{self.report}:{self.body}:{self.period or '-'}"
 
 
-_computed: dict[int, tuple[Definition, tuple[Obligation, ...]]] = {}
-"""Obligations per definition object (held, so its id is not reused): a definition is
-immutable, and the daemon and day-by-day runs ask for the same one on every tick."""
-
-
+@per_definition
 def obligations(definition: Definition) -> tuple[Obligation, ...]:
-    """Every obligation of the campaign, ordered by due day, report and body."""
-    cached = _computed.get(id(definition))
-    if cached is not None and cached[0] is definition:
-        return cached[1]
-    if len(_computed) > 64:
-        _computed.clear()
-    result = _obligations(definition)
-    _computed[id(definition)] = (definition, result)
-    return result
-
-
-def _obligations(definition: Definition) -> tuple[Obligation, ...]:
+    """Every obligation of the campaign, ordered by due day, report and body (computed once
+    per definition)."""
     c, index = definition.campaign, definition.bodies
     out = []
     for report in c.reports:

@@ -8,10 +8,12 @@ index its selectors resolve against.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -262,3 +264,26 @@ def definition_from_text(path: Path, text: str, display: str, report: Report) ->
     if root is None:
         return None
     return _Loader(report).campaign(path, display, source, root, frozenset({path.stem}))
+
+
+T = TypeVar("T")
+
+
+def per_definition(build: Callable[[Definition], T]) -> Callable[[Definition], T]:
+    """Memoise ``build`` per definition object. A definition is immutable and the daemon or a
+    day-by-day run asks for the same one every tick; the object is held with its result, so
+    its id cannot be reused for another while cached."""
+    cache: dict[int, tuple[Definition, T]] = {}
+
+    @functools.wraps(build)
+    def cached(definition: Definition) -> T:
+        hit = cache.get(id(definition))
+        if hit is not None and hit[0] is definition:
+            return hit[1]
+        if len(cache) > 64:
+            cache.clear()
+        result = build(definition)
+        cache[id(definition)] = (definition, result)
+        return result
+
+    return cached
