@@ -6,11 +6,14 @@ raises ValueError) and a number past 64 bits (the database driver raises Overflo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
 MAX_ID = 2**63 - 1
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class SafePath(click.Path):
@@ -25,3 +28,10 @@ class SafePath(click.Path):
 
 RECORD_ID = click.IntRange(min=1, max=MAX_ID)
 """A row id: positive and within what the databases store."""
+
+
+def at_moment(value: datetime | None) -> datetime:
+    """``--at`` is read in Asia/Shanghai unless it carries its own offset; default now."""
+    if value is None:
+        return datetime.now(SHANGHAI)
+    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)

@@ -24,6 +24,28 @@ from engine.store import definitions
 from engine.store.db import Store, StoreError
 
 CAMPAIGN = click.option("--campaign", required=True, help="专项标识，如 foreign_investment_2017")
+AS_OF = click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                     help="截至哪一天（默认今天，按专项时区）")
+TABULAR = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                       default="table", show_default=True)
+
+
+def _as_of(definition: Definition, at: datetime | None) -> date:
+    return at.date() if at else datetime.now(ZoneInfo(definition.campaign.timezone)).date()
+
+
+def _tabular(fmt: str, headers: list[str], rows: list[list[str]], data: object, title: str,
+             closing: str) -> None:
+    """One report in the three forms: a titled table for people, JSON, or CSV."""
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(formats.csv_text(headers, rows), nl=False)
+    else:
+        click.echo(title)
+        if rows:
+            click.echo(formats.text_table(headers, rows))
+        click.echo(closing)
 
 
 def _definition(store: Store, campaign: str) -> Definition:
@@ -95,26 +117,18 @@ def stats(campaign: str, period: str | None, body: str | None, form_id: str | No
 
 @report.command("compliance")
 @CAMPAIGN
-@click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="截至哪一天（默认今天，按专项时区）")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@AS_OF
+@TABULAR
 @DB
 def compliance(campaign: str, at: datetime | None, fmt: str, db_url: str | None) -> None:
     """Per body and report: submitted on time, late, missing or not yet due; quota attained."""
     store = open_store(db_url)
     definition = _definition(store, campaign)
-    today: date = at.date() if at else datetime.now(ZoneInfo(definition.campaign.timezone)).date()
+    today = _as_of(definition, at)
     items = compliance_.compliance(store, definition, today)
-    if fmt == "json":
-        click.echo(json.dumps(compliance_.as_data(items), ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        click.echo(formats.csv_text(compliance_.HEADERS, compliance_.rows(items)), nl=False)
-    else:
-        click.echo(f"{definition.campaign.title} 报送情况（截至 {today.isoformat()}）")
-        if items:
-            click.echo(formats.text_table(compliance_.HEADERS, compliance_.rows(items)))
-        click.echo(compliance_.summary(items))
+    _tabular(fmt, compliance_.HEADERS, compliance_.rows(items), compliance_.as_data(items),
+             f"{definition.campaign.title} 报送情况（截至 {today.isoformat()}）",
+             compliance_.summary(items))
 
 
 @report.command("progress")
@@ -172,10 +186,8 @@ def timeline(campaign: str | None, path: Path | None, output: Path, db_url: str 
 
 @report.command("supervision")
 @CAMPAIGN
-@click.option("--at", "at", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="截至哪一天（默认今天，按专项时区）")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@AS_OF
+@TABULAR
 @DB
 def supervision(campaign: str, at: datetime | None, fmt: str, db_url: str | None) -> None:
     """Per body: forwarded leads owing feedback and open cases, by age; overdue first."""
@@ -183,15 +195,9 @@ def supervision(campaign: str, at: datetime | None, fmt: str, db_url: str | None
 
     store = open_store(db_url)
     definition = _definition(store, campaign)
-    today: date = at.date() if at else datetime.now(ZoneInfo(definition.campaign.timezone)).date()
+    today = _as_of(definition, at)
     items = supervision_.supervision(store, definition, today)
-    if fmt == "json":
-        click.echo(json.dumps(supervision_.as_data(items), ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        click.echo(formats.csv_text(supervision_.HEADERS, supervision_.rows(items)), nl=False)
-    else:
-        late = sum(1 for i in items if i.days_overdue)
-        click.echo(f"{definition.campaign.title} 督办情况（截至 {today.isoformat()}）")
-        if items:
-            click.echo(formats.text_table(supervision_.HEADERS, supervision_.rows(items)))
-        click.echo(f"共 {len(items)} 项，其中逾期未反馈 {late} 项")
+    late = sum(1 for i in items if i.days_overdue)
+    _tabular(fmt, supervision_.HEADERS, supervision_.rows(items), supervision_.as_data(items),
+             f"{definition.campaign.title} 督办情况（截至 {today.isoformat()}）",
+             f"共 {len(items)} 项，其中逾期未反馈 {late} 项")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
 
-from engine.clitypes import RECORD_ID
+from engine.clitypes import RECORD_ID, at_moment
 from engine.commands.records import ACTOR, DB, fail, open_store
 from engine.runtime.forwarding import (
     Forwarded,
@@ -24,12 +23,6 @@ from engine.store.tables import leads
 
 WHEN = click.option("--at", "at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
                     help="When it happened (default now, Asia/Shanghai).")
-
-
-def _moment(value: datetime | None) -> datetime:
-    if value is None:
-        return datetime.now(ZoneInfo("Asia/Shanghai"))
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def _say(done: Forwarded, fmt: str, dry_run: bool) -> None:
@@ -76,7 +69,7 @@ def forward(lead_id: int | None, every: bool, campaign: str | None, to: str | No
     for i, one in enumerate(ids, 1):
         assert one is not None
         try:
-            done = forward_lead(store, campaign, one, actor=actor, at=_moment(at), to=to,
+            done = forward_lead(store, campaign, one, actor=actor, at=at_moment(at), to=to,
                                 dry_run=dry_run)
         except (ForwardingError, StoreError) as exc:
             failed += 1
@@ -104,7 +97,7 @@ def feedback(lead_id: int, campaign: str, body: str | None, note: str | None,
     """Record that a body reported back on a lead forwarded to it."""
     try:
         who = record_feedback(open_store(db_url), campaign, lead_id, body=body, actor=actor,
-                              at=_moment(at), note=note)
+                              at=at_moment(at), note=note)
     except ForwardingError as exc:
         fail(str(exc))
         return

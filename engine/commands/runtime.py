@@ -7,23 +7,15 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
-from engine.clitypes import SafePath
+from engine.clitypes import SafePath, at_moment
 from engine.commands.records import DB, fail, open_store
 from engine.letters.channels import FileChannel, parse_formats
 from engine.letters.delivery import deliver
 from engine.runtime.tick import NothingLoaded, TickFailure, record_submission, run_campaigns
 from engine.store.db import StoreError
-
-
-def _moment(value: datetime | None) -> datetime:
-    """``--at`` is read in Asia/Shanghai unless it carries its own offset; default now."""
-    if value is None:
-        return datetime.now(ZoneInfo("Asia/Shanghai"))
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @click.command("run")
@@ -46,7 +38,7 @@ def run(at: datetime | None, only: tuple[str, ...], dry_run: bool, fmt: str,
         raise click.BadParameter(str(exc), param_hint="--formats") from None
     store = open_store(db_url)
     try:
-        outcomes = run_campaigns(store, _moment(at), only, dry_run=dry_run)
+        outcomes = run_campaigns(store, at_moment(at), only, dry_run=dry_run)
     except NothingLoaded as exc:
         fail(str(exc))
         return
@@ -94,7 +86,7 @@ def submit(campaign: str, report: str, body: str, period: str, file_: Path | Non
     digest = hashlib.sha256(file_.read_bytes()).hexdigest() if file_ else None
     try:
         on_time = record_submission(store, campaign, report, body, period, actor=actor,
-                                    at=_moment(at), item_count=count,
+                                    at=at_moment(at), item_count=count,
                                     file_name=file_.name if file_ else None, file_sha256=digest)
     except (LookupError, StoreError) as exc:
         fail(str(exc))

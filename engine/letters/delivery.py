@@ -21,6 +21,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from engine.letters.channels import Channel, DeliveryError, Outgoing
 from engine.store.db import Store
+from engine.store.letter_rows import sqlite_write_lock
 from engine.store.tables import bodies, events, letters, obligations
 
 CLAIM_BATCH = 200
@@ -35,11 +36,6 @@ class Delivered:
     failed: int = 0
     uncertain: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":  # take the write lock before reading what to claim
-        conn.exec_driver_sql("UPDATE letters SET id = id WHERE 0")
 
 
 def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
@@ -60,7 +56,7 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
     if ids is not None:
         query = query.where(letters.c.id.in_(ids))
     with store.engine.begin() as conn:
-        _lock(conn)
+        sqlite_write_lock(conn)  # before reading what to claim
         _drop_moot(conn, campaign)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=letters)

@@ -71,8 +71,9 @@ class Effect:
                    f"letters already recorded for the obligations that move or are withdrawn "
                    f"stay recorded: {kept} (delivered: {sent})"]
             if self.undelivered:
-                out.append(f"warning: {self.undelivered} of them are not delivered yet and still "
-                           "carry the old dates; `campaign letters send` would deliver them")
+                out.append(f"note: {self.undelivered} of them are not delivered yet: those of "
+                           "withdrawn obligations will not be; those of moved ones carry the old "
+                           "dates")
             return [*out, REMINDER_RULE_EN]
         out = [f"未报送的报送义务改期：{self.moving} 项",
                f"撤销（记为 withdrawn）：{self.withdrawn} 项",

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.letters.context import forwarding_context
 from engine.letters.render import renderer_for
@@ -28,7 +27,8 @@ from engine.spec.model import ReminderPolicy, effective_reminders
 from engine.store import definitions as defs
 from engine.store import records
 from engine.store.db import Store
-from engine.store.tables import leads, letters, obligations, submissions
+from engine.store.letter_rows import insert_letters
+from engine.store.tables import leads, obligations, submissions
 
 FEEDBACK = "lead_feedback"
 """The report id of the feedback a body owes on a lead forwarded to it."""
@@ -88,12 +88,12 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
         text = renderer_for(definition).render("forwarding", forwarding_context(
             definition, records.fields_of(row, leads), row.natural_key, sender, route.to, day,
             due))
-        written = _insert_letter(conn, {
+        written = bool(insert_letters(conn, [{
             "idempotency_key": f"{campaign}:forward:lead:{lead_id}:{route.to}",
             "campaign_id": campaign, "kind": "forwarding", "recipient_id": route.to,
             "record_kind": "lead", "record_id": lead_id, "step": 0, "planned_for": day,
             "status": "planned", "subject": text.lstrip("# ").splitlines()[0][:300],
-            "body": text, "created_at": datetime.now(UTC)})
+            "body": text, "created_at": datetime.now(UTC)}]))
     return Forwarded(lead_id, row.natural_key, route, due, written)
 
 
@@ -122,13 +122,6 @@ def _owe_feedback(conn: Connection, definition_id: int, campaign: str, lead_id: 
     else:  # forwarded to the same body again (it came back): a fresh period to report back
         conn.execute(update(t).where(t.c.id == found.id).values(
             due_on=due, status="open", recipient_id=recipient))
-
-
-def _insert_letter(conn: Connection, row: dict[str, object]) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(letters).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]).returning(letters.c.id)
-    return bool(conn.execute(stmt, [row]).all())
 
 
 def awaiting(store: Store, campaign: str) -> list[int]:

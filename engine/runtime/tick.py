@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.letters import LetterRenderer, TemplateProblem, letter_context
 from engine.letters.render import renderer_for
@@ -30,7 +29,8 @@ from engine.spec.loader import Definition
 from engine.store import definitions as defs
 from engine.store import records
 from engine.store.db import Store, StoreError
-from engine.store.tables import campaign_phases, events, letters, submissions
+from engine.store.letter_rows import insert_letters, sqlite_write_lock
+from engine.store.tables import campaign_phases, events, submissions
 from engine.store.tables import obligations as obligation_rows
 
 RUN_ERRORS: tuple[type[Exception], ...] = (StoreError, LookupError, DateError, TemplateProblem)
@@ -63,27 +63,14 @@ def loaded_campaigns(store: Store) -> list[str]:
         return sorted(conn.scalars(select(definitions.c.campaign_id).distinct()))
 
 
-def _insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, object]]) -> int:
-    """Insert letters whose key is new; the count comes from RETURNING, which (unlike
-    rowcount, -1 under psycopg for this statement) says exactly which rows went in."""
-    if not rows:
-        return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(letters).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]).returning(letters.c.id)
-    return len(conn.execute(stmt, rows).all())
-
-
 def lock_campaign(conn: Connection, campaign: str) -> None:
     """Take the campaign's write lock before reading anything, so runners take turns.
 
-    PostgreSQL: a transaction-scoped advisory lock per campaign. SQLite: a first statement
-    that writes (nothing) takes the database's write lock; taken after a read it would fail
-    with a stale snapshot instead of waiting."""
+    PostgreSQL: a transaction-scoped advisory lock per campaign; SQLite: its write lock."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(campaign))))
     else:
-        conn.exec_driver_sql("UPDATE obligations SET id = id WHERE 0")
+        sqlite_write_lock(conn, "obligations")
 
 
 def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) -> TickSummary:
@@ -115,8 +102,8 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
                                phase_name(definition, phase), tuple(planned), len(moves))
         now = datetime.now(UTC)
         rows = [_letter_row(lt, ids, renderer, definition, day, now) for lt in planned]
-        sent = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] == "planned"])
-        skipped = _insert_ignoring_duplicates(conn, [r for r in rows if r["status"] != "planned"])
+        sent = insert_letters(conn, [r for r in rows if r["status"] == "planned"])
+        skipped = insert_letters(conn, [r for r in rows if r["status"] != "planned"])
         _record_phase_steps(conn, campaign, definition_id, steps, at)
         fired = _apply_timer_moves(conn, definition, moves, at)
     return TickSummary(campaign, day, sent, skipped, owing, phase, phase_name(definition, phase),
@@ -180,7 +167,7 @@ def _apply_timer_moves(conn: Connection, definition: Definition, moves: list[Tim
                                   machines[move.record.kind], actor="campaign run",
                                   reason=f"计时规则 {move.timer} 到期", at=at)
         fired += isinstance(outcome, Moved)
-        _insert_ignoring_duplicates(conn, [{
+        insert_letters(conn, [{
             "idempotency_key": move.key, "campaign_id": definition.campaign.id, "kind": "fire",
             "recipient_id": move.record.body or "-", "record_kind": move.record.kind,
             "record_id": move.record.id, "step": 0, "planned_for": campaign_day(definition, at),
