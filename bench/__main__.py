@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scale", type=int, default=1_000_000, help="records in the large set")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
-    parser.add_argument("--pg", default=os.environ.get("CAMPAIGN_TEST_PG"),
+    test_pg = os.environ.get("CAMPAIGN_TEST_PG")  # "skip" there means no server
+    parser.add_argument("--pg", default=test_pg if test_pg and test_pg != "skip" else None,
                         help="PostgreSQL URL for the PostgreSQL tick (or CAMPAIGN_TEST_PG)")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--workdir", type=Path, help="keep the generated data here")

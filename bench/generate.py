@@ -279,6 +279,9 @@ def generate(root: Path, n: int, *, seed: int = 2017,
     history, unsubmitted = _submissions_and_letters(conn, obs, ob_ids, counties, rnd)
     history += _timer_history(conn, plan)
     _feedback(conn, plan, def_id)
+    # earlier ticks brought the obligations in step with this version, as they would have
+    conn.execute("INSERT INTO obligation_syncs (campaign_id, definition_id, scope, synced_at) "
+                 "VALUES (?, ?, 'all', ?)", (CAMPAIGN, def_id, _utc(TICK_DAY - timedelta(days=1))))
     conn.execute("COMMIT")
     for _, sql in indexes:
         conn.execute(sql)
@@ -311,10 +314,10 @@ def _submissions_and_letters(conn: sqlite3.Connection, obs: tuple[Obligation, ..
                          "actor": "bench", "item_count": ob.quota})
         elif ob.due < TICK_DAY:
             unsubmitted += 1
-        for series, kind, step, day, recipient in schedule(ob):
+        for series, kind, step, day, recipient, key in schedule(ob):
             if day >= TICK_DAY or (series != "before" and done):
                 continue  # a letter still to come, or a chase a submission made moot
-            letters.append({"idempotency_key": f"{ob.key}:{kind}:{step}",
+            letters.append({"idempotency_key": key,
                             "campaign_id": CAMPAIGN, "kind": kind, "recipient_id": recipient,
                             "obligation_id": oid, "step": step, "planned_for": day.isoformat(),
                             "status": "sent", "subject": "提醒", "body": "（历史信函）",

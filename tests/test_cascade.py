@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.cli import main
 from engine.runtime.obligations import obligations
@@ -27,6 +27,7 @@ from engine.spec import load_definition
 from engine.spec.dates import all_phases
 from engine.store.db import connect
 from engine.store.tables import letters
+from engine.store.tables import obligations as obligation_rows
 from tests.conftest import CAMPAIGNS, ROOT
 from tests.conftest_helpers import (
     describe_failure,
@@ -241,3 +242,27 @@ def test_a_plan_loaded_beside_its_parent_does_not_remind_twice(tmp_path: Path) -
     assert jiangsu == ["sourcing_2017"]  # the parent's reminder only
     assert any(c == "example_jiangsu_sourcing_2017" and ":county_leads:" in k
                for c, _, k in sent)  # the plan's own deadline still reminds the counties
+
+
+def test_a_parent_loaded_after_its_plan_has_run_takes_the_inherited_obligations_over(
+        tmp_path: Path) -> None:
+    """The plan ran alone first (a province before the national plan was loaded); once the
+    parent is loaded, the plan's copies of the parent's obligations are withdrawn."""
+    url = f"sqlite:///{tmp_path / 'late_parent.db'}"
+    runner = CliRunner()
+
+    def inherited_open() -> int:
+        with connect(url).engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(obligation_rows).where(
+                obligation_rows.c.campaign_id == "example_jiangsu_sourcing_2017",
+                obligation_rows.c.report_id == "cross_province_leads",
+                obligation_rows.c.status == "open")) or 0
+
+    child, parent = (str(CAMPAIGNS / f"{n}.yaml")
+                     for n in ("example_jiangsu_sourcing_2017", "sourcing_2017"))
+    assert runner.invoke(main, ["load", child, "--db", url]).exit_code == 0
+    assert runner.invoke(main, ["run", "--at", "2017-10-20", "--db", url]).exit_code == 0
+    assert inherited_open() > 0
+    assert runner.invoke(main, ["load", parent, "--db", url]).exit_code == 0
+    assert runner.invoke(main, ["run", "--at", "2017-10-21", "--db", url]).exit_code == 0
+    assert inherited_open() == 0

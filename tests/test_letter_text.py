@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -118,6 +119,24 @@ def test_a_template_broken_after_loading_fails_the_run_and_records_nothing(
     assert result.exit_code == 1 and "deu" in result.output and "Traceback" not in result.output
     with connect(db_url).engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(letters)) == 0
+
+
+def test_a_template_corrected_between_two_runs_of_one_process_is_used_at_the_next(
+        db_url: str, tmp_path: Path) -> None:
+    """The daemon keeps compiled templates between ticks; a corrected file must still win."""
+    path = with_template(tmp_path, "请于{{ due }}前报送。")
+    assert cli(db_url, "load", str(path)).exit_code == 0
+    assert cli(db_url, "run", "--at", "2017-10-24").exit_code == 0  # the 7-day reminders
+    template = tmp_path / "letters" / "own_reminder.j2"
+    template.write_text("更正：请于{{ due }}前报送。", encoding="utf-8")
+    later = template.stat().st_mtime + 5  # a coarse file-system clock must still see it
+    os.utime(template, (later, later))
+    assert cli(db_url, "run", "--at", "2017-10-28").exit_code == 0  # the 3-day reminders
+    with connect(db_url).engine.connect() as conn:
+        texts = dict(conn.execute(select(letters.c.planned_for, letters.c.body).where(
+            letters.c.kind == "reminder", letters.c.status == "planned")).all())
+    assert texts[date(2017, 10, 24)].startswith("请于2017年10月31日")
+    assert texts[date(2017, 10, 28)].startswith("更正：请于2017年10月31日")
 
 
 def test_dry_run_json_reports_the_phase(db_url: str) -> None:

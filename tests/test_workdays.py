@@ -51,7 +51,7 @@ def test_working_day_reminders_land_on_working_days() -> None:
     first = obligations(definition)[0]
     working = dataclasses.replace(first, due=date(2017, 10, 9), policy=dataclasses.replace(
         first.policy, calendar="working_days", before_due=(3, 1)))
-    days = {(kind, step): day for _, kind, step, day, _ in schedule(working)}
+    days = {(kind, step): day for _, kind, step, day, _, _ in schedule(working)}
     assert days[("reminder", 1)] == date(2017, 9, 30)
     assert days[("reminder", 3)] == date(2017, 9, 28)
     assert days[("overdue", 0)] == date(2017, 10, 10)

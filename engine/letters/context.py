@@ -15,7 +15,7 @@ from engine.runtime.planner import Letter
 from engine.spec.bodies import name_on
 from engine.spec.dates import all_phases
 from engine.spec.fields import LEAD_FIELDS
-from engine.spec.loader import Definition
+from engine.spec.loader import Definition, per_definition
 
 TEMPLATE_FOR_KIND = {"phase_start": "phase_notice"}
 """Planner kinds whose template has another name (the rest share their kind's name)."""
@@ -43,29 +43,59 @@ def template_name(kind: str) -> str:
     return TEMPLATE_FOR_KIND.get(kind, kind)
 
 
+@per_definition
+def _days(definition: Definition) -> dict[date, dict[str, Any]]:
+    return {}
+
+
+def _of_the_day(definition: Definition, today: date) -> dict[str, Any]:
+    """What every letter of one campaign on one day says alike, built once per day: a national
+    tick writes a thousand letters, and templates cannot change what they are given (the
+    sandbox is immutable), so sharing these values between letters is safe."""
+    days = _days(definition)
+    if today not in days:
+        c, index = definition.campaign, definition.bodies
+        issuers = [name_on(index[i], today) if i in index else i for i in c.issuer]
+        days.clear()  # a daemon moves on day by day; simulate walks forward too
+        days[today] = {
+            "campaign": {"id": c.id, "title": c.title, "doc_number": c.doc_number,
+                         "issuers": issuers},
+            "issuers": "、".join(i for i in issuers if i),
+            "date_written": cn_date_written(today),
+            "today": cn_date(today),
+            "contacts": [{"name": ct.name, "role": ct.role, "phone": ct.phone,
+                          "email": ct.email} for ct in c.contacts],
+            "reports": {r.id: r for r in c.reports},
+            "phases": {p.id: p for p in all_phases(c.phases)},
+            "names": {},
+        }
+    return days[today]
+
+
 def letter_context(definition: Definition, letter: Letter, today: date) -> dict[str, Any]:
     """Everything a template of ``letter.kind`` needs, in Chinese where a reader sees it."""
     c, index = definition.campaign, definition.bodies
+    day = _of_the_day(definition, today)
+    names: dict[str, str] = day["names"]
 
     def name(body_id: str | None) -> str | None:
         if body_id is None:
             return None
-        return name_on(index[body_id], today) if body_id in index else body_id
+        if body_id not in names:
+            names[body_id] = name_on(index[body_id], today) if body_id in index else body_id
+        return names[body_id]
 
-    report = next((r for r in c.reports if r.id == letter.report), None)
-    phase = next((p for p in all_phases(c.phases) if p.id == letter.phase), None)
-    issuers = [name(i) for i in c.issuer]
+    report = day["reports"].get(letter.report) if letter.report else None
+    phase = day["phases"].get(letter.phase) if letter.phase else None
     ctx: dict[str, Any] = {
         "kind": letter.kind,
-        "campaign": {"id": c.id, "title": c.title, "doc_number": c.doc_number,
-                     "issuers": issuers},
+        "campaign": day["campaign"],
         "recipient": name(letter.recipient),
         "owing_body": name(letter.body),
-        "sender": name(report.to) if report else "、".join(i for i in issuers if i),
-        "date_written": cn_date_written(today),
-        "today": cn_date(today),
-        "contacts": [{"name": ct.name, "role": ct.role, "phone": ct.phone, "email": ct.email}
-                     for ct in c.contacts],
+        "sender": name(report.to) if report else day["issuers"],
+        "date_written": day["date_written"],
+        "today": day["today"],
+        "contacts": day["contacts"],
         "report": None, "phase": None, "record": None,
         "due": cn_date(letter.due) if letter.due else None,
         "days_left": (letter.due - today).days if letter.due and letter.due >= today else None,

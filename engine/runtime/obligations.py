@@ -6,7 +6,7 @@ start from here, so what is owed is computed one way only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from engine.spec.dates import deadlines
@@ -28,10 +28,12 @@ class Obligation:
     quota: int | None
     policy: ReminderPolicy
     title: str | None = None  # what is owed, where it is not a report of the definition
+    key: str = field(init=False, compare=False)  # the idempotency key's stem, computed once
 
-    @property
-    def key(self) -> str:
-        return f"{self.campaign}:{self.report}:{self.body}:{self.period or '-'}"
+    def __post_init__(self) -> None:
+        # A stored field, not a property: a national tick looks it up ~100k times.
+        object.__setattr__(self, "key",
+                           f"{self.campaign}:{self.report}:{self.body}:{self.period or '-'}")
 
 
 @per_definition

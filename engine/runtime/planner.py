@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from engine.runtime.obligations import Obligation
@@ -69,8 +70,14 @@ def shortfall(ob: Obligation, snap: Snapshot) -> int | None:
     return max(ob.quota - snap.counts.get(ob.key, 0), 0)
 
 
-def schedule(ob: Obligation) -> list[tuple[str, Kind, int, date, str]]:
-    """Every letter an obligation may ever need: (series, kind, step, day, recipient).
+Scheduled = tuple[str, Kind, int, date, str, str]
+"""(series, kind, step, day, recipient, letter key) of one letter an obligation may need."""
+
+
+@lru_cache(maxsize=1 << 18)
+def schedule(ob: Obligation) -> tuple[Scheduled, ...]:
+    """Every letter an obligation may ever need, computed once per obligation: a daily tick
+    over tens of thousands of obligations otherwise recomputes the same dates every day.
 
     Day counts are calendar or working days as the policy says; a working-day count raises
     :class:`CalendarYearUnknown` for a year the installed calendar does not know."""
@@ -87,9 +94,10 @@ def schedule(ob: Obligation) -> list[tuple[str, Kind, int, date, str]]:
     if p.escalate_after is not None and ob.superior is not None:
         out.append(("escalation", "escalation", 0,
                     shift(ob.due, max(p.escalate_after, 1), count), ob.superior))
-    return out
+    return tuple((*item, f"{ob.key}:{item[1]}:{item[2]}") for item in out)
 
 
+@lru_cache(maxsize=1 << 18)
 def first_letter_day(ob: Obligation) -> date:
     """The earliest day anything of this obligation can be due: before it, it costs nothing."""
     p = ob.policy
@@ -99,21 +107,19 @@ def first_letter_day(ob: Obligation) -> date:
 def plan_obligation(ob: Obligation, snap: Snapshot, today: date) -> list[Letter]:
     if not owing(ob, snap):
         return []
-    pending: dict[str, list[tuple[str, Kind, int, date, str]]] = {}
+    pending: dict[str, list[Scheduled]] = {}
     for item in schedule(ob):
-        series, kind, step, day, _ = item
-        key = f"{ob.key}:{kind}:{step}"
-        if day <= today and key not in snap.recorded:
-            pending.setdefault(series, []).append(item)
+        if item[3] <= today and item[5] not in snap.recorded:
+            pending.setdefault(item[0], []).append(item)
     letters = []
     for series, items in pending.items():
         items.sort(key=lambda it: it[3])
         latest = items[-1]
         stale = series == "before" and today > ob.due  # a reminder after the deadline is moot
         for item in items:
-            _, kind, step, day, recipient = item
+            _, kind, step, day, recipient, key = item
             status = "send" if item is latest and not stale else "skip"
-            letters.append(Letter(f"{ob.key}:{kind}:{step}", kind, ob.campaign, recipient, day,
+            letters.append(Letter(key, kind, ob.campaign, recipient, day,
                                   status, ob.report, ob.body, ob.period or None, ob.due,
                                   shortfall(ob, snap), obligation=ob.key, step=step,
                                   title=ob.title))

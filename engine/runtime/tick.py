@@ -17,8 +17,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from engine.letters import LetterRenderer, TemplateProblem, letter_context
 from engine.letters.render import renderer_for
-from engine.records.lifecycle import Moved, lifecycle_machines
+from engine.records.lifecycle import Moved, Refused, lifecycle_machines
 from engine.runtime.forwarding import feedback_obligations
+from engine.runtime.live import live_obligations
 from engine.runtime.obligations import obligations
 from engine.runtime.phases import PhaseStep, advance, phase_name
 from engine.runtime.planner import Letter, plan
@@ -27,9 +28,9 @@ from engine.runtime.timers import TimerMove, timer_moves
 from engine.spec.dates import DateError
 from engine.spec.loader import Definition
 from engine.store import definitions as defs
-from engine.store import records
 from engine.store.db import Store, StoreError
 from engine.store.letter_rows import insert_letters, sqlite_write_lock
+from engine.store.moves import MoveRequest, move_many_in
 from engine.store.tables import campaign_phases, events, submissions
 from engine.store.tables import obligations as obligation_rows
 
@@ -80,20 +81,21 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
     nothing recorded, rather than recording letters that cannot be sent."""
     definition_id, definition = defs.latest(store, campaign)
     day = campaign_day(definition, at)
-    held = held_by_parent(store, definition)
+    held, scope = held_by_parent(store, definition)
     obs = [ob for ob in obligations(definition) if (ob.report, ob.body, ob.period) not in held]
     renderer = renderer_for(definition)
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)  # runners on one campaign take turns, not chances
-        ids = sync_obligations(conn, obs, campaign, definition_id)
+        sync_obligations(conn, obs, campaign, definition_id, scope)
+        live = live_obligations(conn, definition, held, day)
         for ob, oid in feedback_obligations(conn, definition):  # on leads forwarded so far
-            obs.append(ob)
-            ids[ob.key] = oid
-        snap = snapshot(conn, definition, obs, ids, day)
-        planned = plan(definition, obs, snap, day)
+            live.obligations.append(ob)
+            live.ids[ob.key] = oid
+        snap = snapshot(conn, definition, live, day)
+        planned = plan(definition, live.obligations, snap, day)
         moves = timer_moves(definition, snap.timed, snap.recorded, day)
         steps = advance(definition, stored_phase(conn, campaign), day)
-        owing = sum(1 for ob in obs if ob.due < day and ob.key not in snap.submitted)
+        owing = sum(1 for ob in live.obligations if ob.due < day and ob.key not in snap.submitted)
         phase = steps[-1].dest if steps else stored_phase(conn, campaign)
         if dry_run:
             conn.rollback()
@@ -101,7 +103,7 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
                                sum(lt.status == "skip" for lt in planned), owing, phase,
                                phase_name(definition, phase), tuple(planned), len(moves))
         now = datetime.now(UTC)
-        rows = [_letter_row(lt, ids, renderer, definition, day, now) for lt in planned]
+        rows = [_letter_row(lt, live.ids, renderer, definition, day, now) for lt in planned]
         sent = insert_letters(conn, [r for r in rows if r["status"] == "planned"])
         skipped = insert_letters(conn, [r for r in rows if r["status"] != "planned"])
         _record_phase_steps(conn, campaign, definition_id, steps, at)
@@ -110,15 +112,19 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
                        tuple(planned), fired)
 
 
-def held_by_parent(store: Store, definition: Definition) -> set[tuple[str, str, str]]:
+def held_by_parent(store: Store, definition: Definition,
+                   ) -> tuple[set[tuple[str, str, str]], str]:
     """Obligations a plan inherited that its parent campaign, loaded in the same store,
     already chases: the parent's letters go out, the child's copy would be a duplicate.
-    (A province's own deployment, without the national plan loaded, keeps them all.)"""
+    (A province's own deployment, without the national plan loaded, keeps them all.)
+    Also names the resulting subset for :func:`sync_obligations`: ``all``, or the parent's
+    version the rest were taken from."""
     parent = definition.campaign.extends
     if parent is None or parent not in loaded_campaigns(store):
-        return set()
-    _, parent_definition = defs.latest(store, parent)
-    return {(ob.report, ob.body, ob.period) for ob in obligations(parent_definition)}
+        return set(), "all"
+    parent_id, parent_definition = defs.latest(store, parent)
+    held = {(ob.report, ob.body, ob.period) for ob in obligations(parent_definition)}
+    return held, f"without {parent} #{parent_id}"
 
 
 def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
@@ -161,19 +167,21 @@ def _apply_timer_moves(conn: Connection, definition: Definition, moves: list[Tim
     if not moves:
         return 0
     machines = lifecycle_machines(definition)
-    fired = 0
-    for move in moves:
-        outcome = records.move_in(conn, move.record.kind, move.record.id, move.trigger,
-                                  machines[move.record.kind], actor="campaign run",
-                                  reason=f"计时规则 {move.timer} 到期", at=at)
-        fired += isinstance(outcome, Moved)
-        insert_letters(conn, [{
-            "idempotency_key": move.key, "campaign_id": definition.campaign.id, "kind": "fire",
-            "recipient_id": move.record.body or "-", "record_kind": move.record.kind,
-            "record_id": move.record.id, "step": 0, "planned_for": campaign_day(definition, at),
-            "status": "done" if isinstance(outcome, Moved) else "refused",
-            "subject": None, "body": None, "created_at": datetime.now(UTC)}])
-    return fired
+    outcomes: dict[str, Moved | Refused] = {}
+    for kind in sorted({m.record.kind for m in moves}):
+        mine = [m for m in moves if m.record.kind == kind]
+        done = move_many_in(conn, kind, [MoveRequest(m.record.id, m.trigger,
+                                                     f"计时规则 {m.timer} 到期") for m in mine],
+                            machines[kind], actor="campaign run", at=at)
+        outcomes.update({m.key: o for m, o in zip(mine, done, strict=True)})
+    now, day = datetime.now(UTC), campaign_day(definition, at)
+    insert_letters(conn, [{
+        "idempotency_key": m.key, "campaign_id": definition.campaign.id, "kind": "fire",
+        "recipient_id": m.record.body or "-", "record_kind": m.record.kind,
+        "record_id": m.record.id, "step": 0, "planned_for": day,
+        "status": "done" if isinstance(outcomes[m.key], Moved) else "refused",
+        "subject": None, "body": None, "created_at": now} for m in moves])
+    return sum(isinstance(o, Moved) for o in outcomes.values())
 
 
 @dataclass(frozen=True)
@@ -212,13 +220,21 @@ def record_submission(store: Store, campaign: str, report: str, body: str, perio
     definition_id, definition = defs.latest(store, campaign)
     obs = list(obligations(definition))
     match = [ob for ob in obs if (ob.report, ob.body, ob.period) == (report, body, period)]
+    which = f"{report}（{period}）" if period else report
     if not match:
-        which = f"{report}（{period}）" if period else report
         raise LookupError(f"{body} 没有 {which} 的报送义务")
+    held, scope = held_by_parent(store, definition)
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)
-        ids = sync_obligations(conn, obs, campaign, definition_id)
-        oid = ids[match[0].key]
+        sync_obligations(conn, [ob for ob in obs if (ob.report, ob.body, ob.period) not in held],
+                         campaign, definition_id, scope)  # as the tick does: no churn
+        oid = conn.scalar(select(obligation_rows.c.id).where(
+            obligation_rows.c.campaign_id == campaign, obligation_rows.c.origin == "definition",
+            obligation_rows.c.report_id == report, obligation_rows.c.body_id == body,
+            obligation_rows.c.period == period))
+        if oid is None:
+            raise LookupError(f"{body} 的 {which} 由上级专项“{definition.campaign.extends}”"
+                              "督办，请在该专项下报送")
         conn.execute(insert(submissions).values(
             obligation_id=oid, submitted_at=at, actor=actor, file_name=file_name,
             file_sha256=file_sha256, item_count=item_count))

@@ -185,6 +185,9 @@ letters = Table(
     Column("message_id", String(300)),
     Index("ix_letters_status_planned", "status", "planned_for"),
     Index("ix_letters_record", "record_kind", "record_id"),
+    # the tick reads the letters of today's live obligations, and of phase notices
+    Index("ix_letters_obligation", "obligation_id"),
+    Index("ix_letters_campaign_kind", "campaign_id", "kind"),
 )
 
 campaign_phases = Table(
@@ -195,6 +198,17 @@ campaign_phases = Table(
     Column("phase", String(100), nullable=False),
     Column("since", Date, nullable=False),
     Column("updated_at", TS, nullable=False),
+)
+
+obligation_syncs = Table(
+    # Which definition version (and which subset of its obligations: a plan whose parent is
+    # loaded leaves the parent's to it) the obligations table was last brought in step with.
+    # A tick finding its own version here skips reading tens of thousands of rows.
+    "obligation_syncs", metadata,
+    Column("campaign_id", String(100), primary_key=True),
+    Column("definition_id", Integer, ForeignKey("definitions.id"), nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("synced_at", TS, nullable=False),
 )
 
 RECORD_TABLES = {"lead": leads, "case": cases}
