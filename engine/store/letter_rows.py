@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from engine.store.tables import letters
 
@@ -12,19 +12,26 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
     """Insert the letters whose key is new; returns how many went in.
 
     PostgreSQL counts through RETURNING (rowcount is -1 under psycopg for this statement).
-    SQLite counts through the connection's change counter around one plain ``executemany``
-    (no trigger writes on ``letters``, so every change counted is a letter inserted): with
-    RETURNING, SQLAlchemy would send a national tick's thousand letters in small batches."""
+    SQLite counts through the connection's change counter around one ``executemany`` of the
+    driver, with the values converted by the columns' own SQLAlchemy bind processors (no
+    trigger writes on ``letters``, so every change counted is a letter inserted): through
+    SQLAlchemy, a national tick's thousand letters cost about three times as much."""
     if not rows:
         return 0
     if conn.dialect.name == "postgresql":
         stmt = postgresql.insert(letters).on_conflict_do_nothing(
             index_elements=["idempotency_key"]).returning(letters.c.id)
         return len(conn.execute(stmt, rows).all())
+    columns = list(rows[0])
+    convert = [letters.c[name].type.bind_processor(conn.dialect) for name in columns]
+    values = [tuple(v if f is None or v is None else f(v)
+                    for f, v in zip(convert, (row[c] for c in columns), strict=True))
+              for row in rows]
     dbapi = conn.connection.driver_connection
     before = dbapi.total_changes  # type: ignore[union-attr]
-    conn.execute(sqlite.insert(letters).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]), rows)
+    dbapi.executemany(  # type: ignore[union-attr]
+        f"INSERT OR IGNORE INTO letters ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})", values)
     return int(dbapi.total_changes - before)  # type: ignore[union-attr]
 
 
