@@ -6,9 +6,11 @@ A thin shell: each command opens the store, calls the library, and prints. ``lea
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import tee
 from pathlib import Path
 from typing import Any
@@ -141,18 +143,38 @@ def _body_id(index: BodyIndex, text: Any) -> str | None:
 def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
                  rejected: list[Rejected]) -> Iterator[records.NewRecord]:
     places = Gazetteer.from_bodies(index)
+    bodies: dict[Any, str | None] = {}  # the file's 报送单位 texts -> body ids, looked up once
     for row in rows:
         if isinstance(row, Rejected):
             rejected.append(row)
             continue
-        values = with_division(
-            {k: v for k, v in row.values.items() if k not in ("external_id", "body")}, places)
-        body = _body_id(index, row.values.get("body"))
-        external = row.values.get("external_id")
+        given = row.values
+        values = dict(given)
+        external = values.pop("external_id", None)
+        named = values.pop("body", None)
+        if not values.get("infringement_division"):
+            values = with_division(values, places)
+        if named is None:
+            body = None
+        elif (body := bodies.get(named, "")) == "":
+            body = bodies[named] = _body_id(index, named)
         # Senders number their own records: two provinces may both have a lead "001".
-        key = f"{body or row.values.get('body') or '-'}/{row.natural_key}" if external \
-            else row.natural_key
+        key = f"{body or named or '-'}/{row.natural_key}" if external else row.natural_key
         yield records.NewRecord(key, values, external, body)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while rows stream through: an import allocates millions of
+    short-lived, acyclic objects, and the collector's passes over them cost it about a tenth of
+    its time. Whatever cycles do form are collected when it resumes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def record_group(kind: str) -> click.Group:
@@ -189,7 +211,7 @@ def record_group(kind: str) -> click.Group:
 
             try:
                 with Intake(path, kind, extra_fields=life.fields, override=mapping, sheet=sheet,
-                            on_progress=progress) as intake:
+                            on_progress=progress) as intake, _no_cycle_collection():
                     done = records.insert_records(
                         store, kind, campaign, def_id,
                         _new_records(iter(intake), definition.bodies, rejected), actor=actor,

@@ -116,10 +116,11 @@ class Intake:
         first_row: dict[str, int] = {}  # natural key -> first row; about 100 MB per 1M rows
         key_column = self._key_column()
         count = 0
+        parse, steps = self.parser.parse_steps, self.parser.steps(self.table.headers)
         try:
-            for number, raw in self.table.rows():
-                result = self.parser.parse(number, raw)
-                if isinstance(result, Accepted) and self.detect_duplicates:
+            for number, raw in self.table.rows():  # every row has exactly the table's headers
+                result = parse(number, raw, steps)
+                if self.detect_duplicates and isinstance(result, Accepted):
                     earlier = first_row.setdefault(result.natural_key, number)
                     if earlier != number:
                         reason = f"与第 {earlier} 行是同一条记录（{result.natural_key}）"

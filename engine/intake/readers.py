@@ -186,13 +186,21 @@ class Table:
 
     def rows(self) -> Iterator[tuple[int, RowValues]]:
         """``(row_number, {header: raw value})`` for each row below the header that has data."""
-        columns = self._columns
+        columns, headers, full = self._columns, self.headers, self._width
+        # no header cell left empty: a row as long as the header is zipped with it as it is
+        dense = not self._headerless and [i for i, _ in columns] == list(range(full))
         for number, cells in self._raw_rows():
             width = len(cells)
-            values = {h: (cells[i] if i < width else None) for i, h in columns}
-            if not self._warned_headerless and (self._headerless or width > self._width):
+            if dense and width >= full:
+                values = dict(zip(headers, cells, strict=False))
+            else:
+                values = {h: (cells[i] if i < width else None) for i, h in columns}
+            if not self._warned_headerless and (self._headerless or width > full):
                 self._note_headerless(number, cells)
-            if all(_blank(v) for v in values.values()):
+            for value in values.values():  # skip a row with nothing in it, as _blank says
+                if value is not None and (not isinstance(value, str) or value.strip()):
+                    break
+            else:
                 continue
             yield number, values
 
@@ -332,6 +340,10 @@ def open_table(path: str | os.PathLike[str], *, sheet: str | None = None, header
             raise IntakeError("no-sheet", "CSV 文件没有工作表，不能指定工作表名称",
                               "a CSV file has no sheets")
         return CsvTable(p, header_row)
+    from engine.intake.xlsx_fast import CalamineTable, fits
+
+    if fits(p):
+        return CalamineTable(p, header_row, sheet)
     return XlsxTable(p, header_row, sheet)
 
 

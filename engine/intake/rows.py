@@ -12,14 +12,19 @@ reported together so staff fix a row once.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
+from engine.intake.cells import (
+    _CONVERTERS,
+    _Invalid,
+    _nfkc,
+    _shown,
+    _too_long,
+    as_text,
+)
 from engine.intake.headers import (
     JOINED_FIELDS,
     VALUE_LABELS,
@@ -30,25 +35,13 @@ from engine.intake.headers import (
     normalise_header,
 )
 from engine.intake.readers import IntakeError
-from engine.spec.model import FIRST_YEAR, LAST_YEAR, FieldDef
+from engine.spec.model import FieldDef
 
 MAX_STRING, MAX_TEXT = 500, 5000
 """Length limits in characters: a name or contact line, and a free-text summary."""
-MAX_INTEGER = 2_147_483_647
-"""Counts above this are typing mistakes, and would overflow a database integer."""
 IDENTITY: Mapping[str, tuple[str, ...]] = {"lead": ("right_holder", "mark", "suspected_infringer"),
                                            "case": ()}
 """The fields that recognise a record that has no number of its own."""
-PROVINCES = frozenset(re.findall("..", "11121314152122233132333435363741424344454650515253546162"
-                                       "636465718182"))
-"""First two digits of a GB/T 2260 code; anything else is not a Chinese division."""
-
-_TRUE = frozenset({"是", "有", "对", "true", "t", "yes", "y", "1", "√", "✓", "✔"})
-_FALSE = frozenset({"否", "无", "没有", "false", "f", "no", "n", "0", "×", "✗", "✘"})
-_NUMBER = re.compile(r"([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
-_DATE = re.compile(r"(\d{4})(?:[-/.](\d{1,2})[-/.](\d{1,2})|年(\d{1,2})月(\d{1,2})日?|(\d\d)(\d\d))"
-                   r"(?:[ T]\d{1,2}:\d\d(?::\d\d(?:\.\d+)?)?)?")
-_COUNT_UNITS = "件人个起户家名"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,128 +77,6 @@ class Rejected:
         return self.problems[0].reason
 
 
-class _Invalid(Exception):
-    """A cell's value does not fit its column; the argument is the Chinese reason."""
-
-
-def _shown(raw: object) -> str:
-    s = str(raw)
-    return s if len(s) <= 30 else s[:30] + "…"
-
-
-def _nfkc(raw: object) -> str:
-    return unicodedata.normalize("NFKC", str(raw)).strip()
-
-
-def as_text(raw: object) -> str:
-    """A cell as text: Excel numbers without a spurious ``.0``, dates without midnight."""
-    if isinstance(raw, str):
-        return raw.strip()
-    if isinstance(raw, bool):
-        return "是" if raw else "否"
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    if isinstance(raw, datetime):
-        return raw.date().isoformat() if raw.time() == datetime.min.time() else str(raw)
-    return str(raw).strip()
-
-
-def _number(raw: object, what: str) -> Decimal:
-    """Cell -> Decimal: Excel numbers, ``1,234.5``, full-width digits; never NaN or negative."""
-    if isinstance(raw, bool | date):
-        raise _Invalid(f"应为{what}，不能是“{_shown(as_text(raw))}”")
-    if isinstance(raw, int | float):
-        value = Decimal(str(raw))
-        if not value.is_finite():
-            raise _Invalid(f"应为{what}")
-    else:
-        m = _NUMBER.fullmatch(_nfkc(raw).replace("¥", "", 1).strip())
-        if not m:
-            raise _Invalid(f"“{_shown(raw)}”不是{what}")
-        value = Decimal(m[1] + m[2].replace(",", "") + (f".{m[3]}" if m[3] else ""))
-    if value < 0:
-        raise _Invalid(f"不能为负数（“{_shown(raw)}”）")
-    return value
-
-
-def _integer(raw: object, col: Column) -> int:
-    if isinstance(raw, str):
-        raw = _nfkc(raw).rstrip(_COUNT_UNITS).strip()
-    value = _number(raw, "整数")
-    if value != value.to_integral_value():
-        raise _Invalid(f"“{_shown(raw)}”不是整数")
-    if value > MAX_INTEGER:
-        raise _Invalid(f"数值“{_shown(raw)}”过大")
-    return int(value)
-
-
-def _decimal(raw: object, col: Column) -> Decimal:
-    if isinstance(raw, str):
-        text, yuan_column = _nfkc(raw), col.scale is not None
-        if text.endswith("万元"):
-            if yuan_column:
-                raise _Invalid(f"本列以元计，“{_shown(raw)}”却写了万元")
-            text = text[:-2]
-        elif text.endswith("元"):
-            if not yuan_column and "万元" in col.field.label:
-                raise _Invalid(f"本列以万元计，“{_shown(raw)}”写的是元；请换算为万元，"
-                               "或把列名改为以“（元）”结尾")
-            text = text[:-1]
-        raw = text
-    value = _number(raw, "数字")
-    if abs(value) >= Decimal("1e15"):
-        raise _Invalid(f"数值“{_shown(raw)}”过大")
-    return value * col.scale if col.scale is not None else value
-
-
-def _boolean(raw: object, col: Column) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, int | float) and raw in (0, 1):
-        return bool(raw)
-    word = _nfkc(raw).lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    raise _Invalid(f"“{_shown(raw)}”不是是/否；可填：是、否、有、无、Y、N、1、0")
-
-
-def _date(raw: object, col: Column) -> date:
-    if isinstance(raw, datetime):
-        day = raw.date()
-    elif isinstance(raw, date):
-        day = raw
-    elif isinstance(raw, int | float) and not isinstance(raw, bool) and 1e7 <= raw < 1e8:
-        return _date(as_text(raw), col)
-    else:
-        m = _DATE.fullmatch(_nfkc(raw)) if isinstance(raw, str) else None
-        if not m:
-            raise _Invalid(f"“{_shown(raw)}”不是日期；日期写作 2017-10-31 或 2017年10月31日")
-        year, month, dom = int(m[1]), int(m[2] or m[4] or m[6]), int(m[3] or m[5] or m[7])
-        try:
-            day = date(year, month, dom)
-        except ValueError:
-            raise _Invalid(f"日期“{_shown(raw)}”不存在") from None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise _Invalid(f"日期“{_shown(raw)}”的年份不合理")
-    return day
-
-
-def _division(raw: object, col: Column) -> str:
-    code = as_text(raw) if isinstance(raw, int | float) else _nfkc(raw)
-    if not (len(code) == 6 and code.isascii() and code.isdigit()):
-        raise _Invalid(f"行政区划代码“{_shown(raw)}”应为六位数字，如 320500")
-    if code[:2] not in PROVINCES:
-        raise _Invalid(f"行政区划代码“{code}”的前两位不是省级代码")
-    return code
-
-
-Converter = Callable[[object, Column], Any]
-_CONVERTERS: dict[str, Converter] = {"integer": _integer, "decimal": _decimal, "boolean": _boolean,
-                                     "date": _date, "division": _division}
-
-
 def natural_key(kind: str, values: Mapping[str, Any]) -> str:
     """The record's identity across imports: its own number, else a hash of who/what/whom.
 
@@ -223,22 +94,61 @@ def natural_key(kind: str, values: Mapping[str, Any]) -> str:
     return f"h:{digest[:32]}"
 
 
+_KEY_TEXTS: dict[str, str] = {}
+"""Memo of :func:`_key_text` for text cells: names repeat across a file's rows."""
+MEMO_SIZE = 20_000
+"""Entries a memo keeps before it starts afresh (bounds memory on a file of distinct values)."""
+
+
 def _key_text(value: object) -> str:
     if value is None:
         return ""
+    if value.__class__ is str:
+        found = _KEY_TEXTS.get(value)  # type: ignore[call-overload]
+        if found is None:
+            if len(_KEY_TEXTS) >= MEMO_SIZE:
+                _KEY_TEXTS.clear()
+            found = _KEY_TEXTS[value] = _fold(value)  # type: ignore[index]
+        return found
+    return _fold(value)
+
+
+def _fold(value: object) -> str:
     s = unicodedata.normalize("NFKC", as_text(value)).casefold()
     return "".join(ch for ch in s if not (ch.isspace() or unicodedata.category(ch)[0] in "PS"))
 
 
 @dataclass(frozen=True, slots=True)
+class _Refusal:
+    """A memoised :class:`_Invalid`: the reason a cell's text was refused."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Cell:
+    """One column of a header plan, with everything parsing a cell needs looked up once."""
+
     header: str
     column: Column
     convert: Callable[[object], Any]
+    name: str = ""
+    limit: int | None = None  # for text fields: the length limit, checked inline
+    memo: dict[str, Any] | None = None  # for typed fields: text cell -> value or _Refusal
+
+
+Step = tuple[str, str, int | None, dict[str, Any] | None, Callable[[object], Any], bool]
+"""One column of a plan, flat: header, field name, text length limit, memo, converter, and
+whether the field joins several columns (the only ones that can appear twice in a plan)."""
 
 
 class RowParser:
-    """Parses rows of one record kind; remembers, per header set, which column feeds what."""
+    """Parses rows of one record kind; remembers, per header set, which column feeds what.
+
+    Per header set, each column's converter is chosen once. A text cell of a text field is only
+    stripped and measured; a text cell of a typed field (date, number, code, enum) is converted
+    once per distinct text and remembered, since a file repeats its dates and codes.
+    """
 
     def __init__(self, mapping: HeaderMap, *, max_string: int = MAX_STRING,
                  max_text: int = MAX_TEXT) -> None:
@@ -248,6 +158,12 @@ class RowParser:
         self.unknown_columns: list[str] = []
         self.warnings: list[str] = []
         self._plans: dict[tuple[str, ...], list[_Cell]] = {}
+
+    def _limit(self, column: Column) -> int | None:
+        ftype = column.field.type
+        if ftype == "enum" or ftype in _CONVERTERS:
+            return None
+        return self.max_text if ftype == "text" else self.max_string
 
     def _converter(self, column: Column) -> Callable[[object], Any]:
         ftype = column.field.type
@@ -267,14 +183,20 @@ class RowParser:
         if ftype in _CONVERTERS:
             conv = _CONVERTERS[ftype]
             return lambda raw: conv(raw, column)
-        limit = self.max_text if ftype == "text" else self.max_string
+        limit = self._limit(column)
+        assert limit is not None
 
         def text(raw: object) -> str:
             s = as_text(raw)
             if len(s) > limit:
-                raise _Invalid(f"内容过长：{len(s)} 字，上限 {limit} 字")
+                raise _Invalid(_too_long(s, limit))
             return s
         return text
+
+    def _cell(self, header: str, column: Column) -> _Cell:
+        limit = self._limit(column)
+        return _Cell(header, column, self._converter(column), column.field.name, limit,
+                     None if limit is not None else {})
 
     def plan(self, headers: Iterable[str]) -> list[_Cell]:
         """Which of ``headers`` feed which field; unknown ones are noted once as warnings."""
@@ -298,29 +220,79 @@ class RowParser:
                     "请删除其中一列，或在列名对照文件中把其中一列设为 null",
                     f"columns '{seen[name]}' and '{header}' both map to field '{name}'")
             seen.setdefault(name, header)
-            cells.append(_Cell(header, column, self._converter(column)))
+            cells.append(self._cell(header, column))
         self._plans[key] = cells
         return cells
 
+    def steps(self, headers: Iterable[str]) -> list[Step]:
+        """The plan of ``headers`` as flat tuples, for :meth:`parse_steps`."""
+        return [(c.header, c.name, c.limit, c.memo, c.convert, c.name in JOINED_FIELDS)
+                for c in self.plan(headers)]
+
     def parse(self, row_number: int, raw: Mapping[str, object]) -> Accepted | Rejected:
+        return self.parse_steps(row_number, raw, self.steps(raw))
+
+    def parse_steps(self, row_number: int, raw: Mapping[str, object],
+                    steps: list[Step]) -> Accepted | Rejected:
+        """:meth:`parse` with ``steps(raw)`` already in hand (a file's rows share headers)."""
         values: dict[str, Any] = {}
-        problems: list[Problem] = []
-        invalid: set[str] = set()
-        for cell in self.plan(raw):
-            value = raw[cell.header]
-            if value is None or (isinstance(value, str) and not value.strip()):
+        problems: list[Problem] | None = None
+        for header, name, limit, memo, convert, joined in steps:
+            value = raw[header]
+            if value.__class__ is str:
+                text = value.strip()  # type: ignore[attr-defined]
+                if not text:
+                    continue
+                if limit is not None:  # a text field: the stripped text is the value
+                    if len(text) <= limit:
+                        if joined and name in values:
+                            values[name] = f"{values[name]}；{text}"
+                        else:
+                            values[name] = text
+                        continue
+                    typed = _Refusal(_too_long(text, limit))
+                else:  # a typed field: converted once per distinct text
+                    assert memo is not None
+                    typed = memo.get(value, _Cell)  # type: ignore[call-overload]
+                    if typed is _Cell:
+                        try:
+                            typed = convert(value)
+                        except _Invalid as exc:
+                            typed = _Refusal(str(exc))
+                        if len(memo) >= MEMO_SIZE:
+                            memo.clear()
+                        memo[value] = typed  # type: ignore[index]
+            elif value is None or (isinstance(value, str) and not value.strip()):
                 continue
-            try:
-                typed = cell.convert(value)
-            except _Invalid as exc:
-                problems.append(Problem(cell.header, str(exc)))
-                invalid.add(cell.column.field.name)
-                continue
-            name = cell.column.field.name
-            values[name] = f"{values[name]}；{typed}" if name in values else typed
-        if "external_id" in values:
-            values["external_id"] = _nfkc(values["external_id"])
-        key = self._identity(values, raw, problems, invalid)
+            else:
+                try:
+                    typed = convert(value)
+                except _Invalid as exc:
+                    typed = _Refusal(str(exc))
+            if typed.__class__ is _Refusal:
+                if problems is None:
+                    problems, invalid = [], set()
+                problems.append(Problem(header, typed.reason))
+                invalid.add(name)
+            elif joined and name in values:
+                values[name] = f"{values[name]}；{typed}"
+            else:
+                values[name] = typed
+        if problems is None:
+            problems, invalid = [], set()
+        external = values.get("external_id")
+        if external is not None:
+            if external.__class__ is str and external.isascii():  # _nfkc of it, and again
+                values["external_id"] = external = external.strip()
+                key = external
+            else:
+                values["external_id"] = external = _nfkc(external)
+                key = _nfkc(external)
+            # what natural_key() returns for it, without its generic checks
+            if not external:
+                key = self._identity(values, raw, problems, invalid)
+        else:
+            key = self._identity(values, raw, problems, invalid)
         if problems:
             return Rejected(self.kind, row_number, tuple(problems))
         assert key is not None

@@ -1,9 +1,10 @@
 """Lead and case rows: add many at once, move one through its lifecycle, read them back.
 
-Writes are batched through SQLAlchemy Core (an import of a million rows is a few thousand
-statements, not a million ORM objects). Every change writes its audit event in the same
-transaction; there is deliberately no function here that updates or deletes an event, and the
-database refuses it too (see the initial migration).
+Writes are batched (an import of a million rows is a few hundred statements, not a million
+ORM objects): through SQLAlchemy Core, and on SQLite through one prebuilt statement over
+values the columns' own bind processors converted (:class:`SqliteBulk`). Every change writes
+its audit event in the same transaction; there is deliberately no function here that updates
+or deletes an event, and the database refuses it too (see the initial migration).
 """
 
 from __future__ import annotations
@@ -67,39 +68,191 @@ def _batches(items: Iterable[NewRecord], size: int) -> Iterator[list[NewRecord]]
         yield chunk
 
 
+CREATE_REASON = "导入/登记"
+_FIXED = frozenset({"id", "campaign_id", "definition_id", "natural_key", "external_id", "state",
+                    "body_id", "extra", "state_since", "created_at", "updated_at", "row_version"})
+
+
+_MEMO_TYPES = frozenset({str, int, bool, date})
+"""Values whose equal instances a bind processor always turns into the same stored value (not
+float or Decimal: -0.0 == 0.0; not datetime: equal instants in two time zones)."""
+
+
+def _memoised(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``proc`` remembering its result per value: a file repeats its dates and yes/no."""
+    memo: dict[tuple[type, Any], Any] = {}
+
+    def run(value: Any) -> Any:
+        kind = value.__class__
+        if kind not in _MEMO_TYPES:
+            return proc(value)
+        key = (kind, value)
+        found = memo.get(key, memo)
+        if found is memo:
+            found = proc(value)
+            if len(memo) < 10_000:
+                memo[key] = found
+        return found
+    return run
+
+
+class SqliteBulk:
+    """Inserts on SQLite through the DBAPI cursor, inside the caller's transaction.
+
+    One prebuilt INSERT, executed over tuples in column order whose values are already what
+    SQLAlchemy would bind (each column type's own bind processor, taken from the dialect, turns
+    dates, timestamps, booleans and JSON into the same stored text and numbers). Statements go
+    through ``exec_driver_sql``, so engine events (the crash tests' kill points) still see them.
+
+    New ids without RETURNING: SQLite gives a rowid table's new row ``max(rowid) + 1``, and from
+    the first INSERT on, the transaction holds the database's write lock, so the rows of one
+    executemany are numbered consecutively up to ``last_insert_rowid()``. The create events are
+    then one ``INSERT ... SELECT`` over that id range, and its row count is checked.
+    """
+
+    def __init__(self, conn: Connection, table: Table, fixed: Mapping[str, Any],
+                 event: Mapping[str, Any]) -> None:
+        dialect = conn.dialect
+        self.conn, self.table = conn, table
+
+        def processor(t: Table, name: str) -> Callable[[Any], Any] | None:
+            kind = t.c[name].type
+            return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+        def stored(t: Table, name: str, value: Any) -> Any:
+            proc = processor(t, name)
+            return proc(value) if proc is not None else value
+
+        self.value_names = _value_columns(table)
+        head = ["natural_key", "external_id", "body_id"]
+        tail = [n for n in table.c.keys()  # noqa: SIM118 - names, not Columns
+                if n not in {"id", "extra", *head, *self.value_names}]
+        names = [*head, *self.value_names, "extra", *tail]  # the INSERT's column order
+        self.value_set = frozenset(self.value_names)
+        self.extra_at = names.index("extra")
+        self.json = processor(table, "extra") or json.dumps
+        self.no_extra = self.json({})
+        self.tail = [stored(table, n, fixed[n]) for n in tail]
+        self.processed = [(names.index(n), _memoised(proc)) for n in self.value_names
+                          if (proc := processor(table, n)) is not None]
+        self.campaign_id = fixed["campaign_id"]
+        self.sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
+                    f"VALUES ({', '.join('?' * len(names))}) "
+                    "ON CONFLICT (campaign_id, natural_key) DO NOTHING")
+        cols = [c for c in events.c.keys() if c != "id"]  # noqa: SIM118
+        self.event_params = tuple(stored(events, c, event[c]) for c in cols if c != "record_id")
+        picks = ["id" if c == "record_id" else "?" for c in cols]
+        self.event_sql = (f"INSERT INTO events ({', '.join(cols)}) SELECT {', '.join(picks)} "
+                          f"FROM {table.name} WHERE id BETWEEN ? AND ? ORDER BY id")
+
+    def row(self, rec: NewRecord) -> tuple[Any, ...]:
+        """``rec`` as the INSERT's parameters: what :func:`_core_row` binds, already bound."""
+        values = rec.values
+        row = [rec.natural_key, rec.external_id, rec.body_id, *map(values.get, self.value_names),
+               self.no_extra, *self.tail]
+        if not values.keys() <= self.value_set:  # campaign fields, to the JSON column
+            extra = {k: _jsonable(v) for k, v in values.items()
+                     if k not in self.value_set and k not in _FIXED}
+            if extra:
+                row[self.extra_at] = self.json(extra)
+        for at, proc in self.processed:
+            if (value := row[at]) is not None:
+                row[at] = proc(value)
+        return tuple(row)
+
+    def add(self, chunk: list[NewRecord]) -> list[str]:
+        """Insert ``chunk``'s new records with their events; its duplicates' keys, in order.
+
+        A key already stored is found by the INSERT itself (``ON CONFLICT DO NOTHING`` on the
+        campaign's natural-key index, nothing else is ignored), so a batch without duplicates
+        costs no lookup; only a batch with some reads back which of its keys went in.
+        """
+        seen: set[str] = set()
+        fresh: list[NewRecord] = []
+        for rec in chunk:
+            if rec.natural_key not in seen:
+                seen.add(rec.natural_key)
+                fresh.append(rec)
+        conn, name = self.conn, self.table.name
+        inserted = conn.exec_driver_sql(self.sql, [self.row(rec) for rec in fresh]).rowcount
+        stored: set[str] = set()
+        if inserted:
+            last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+            first = last - inserted + 1
+            events = conn.exec_driver_sql(self.event_sql, (*self.event_params, first, last))
+            if events.rowcount != inserted:  # not consecutive after all (rowid overflow)
+                raise RuntimeError(f"{name}: new ids {first}..{last} are not this batch's")
+        if inserted != len(fresh):
+            went_in = set() if not inserted else {key for (key,) in conn.exec_driver_sql(
+                f"SELECT natural_key FROM {name} WHERE id BETWEEN ? AND ?", (first, last))}
+            stored = seen - went_in
+        if len(fresh) == len(chunk) and not stored:
+            return []
+        duplicates, first_seen = [], set()
+        for rec in chunk:
+            key = rec.natural_key
+            if key in stored or key in first_seen:
+                duplicates.append(key)
+            else:
+                first_seen.add(key)
+        return duplicates
+
+
+def _add_core(conn: Connection, table: Table, chunk: list[NewRecord],
+              fixed: Mapping[str, Any], event: Mapping[str, Any]) -> list[str]:
+    """The portable path (PostgreSQL): SQLAlchemy Core, new ids through RETURNING."""
+    keys = [r.natural_key for r in chunk]
+    existing = set(conn.scalars(select(table.c.natural_key).where(
+        table.c.campaign_id == fixed["campaign_id"], table.c.natural_key.in_(keys))))
+    duplicates, rows = [], []
+    for rec in chunk:
+        if rec.natural_key in existing:
+            duplicates.append(rec.natural_key)
+            continue
+        existing.add(rec.natural_key)
+        rows.append(_core_row(table, rec, fixed))
+    if rows:
+        ids = conn.execute(insert(table).returning(table.c.id), rows).scalars().all()
+        conn.execute(insert(events), [{**event, "record_id": rid} for rid in ids])
+    return duplicates
+
+
+def _core_row(table: Table, rec: NewRecord, fixed: Mapping[str, Any]) -> dict[str, Any]:
+    own, extra = split_values(table, rec.values)
+    return {**{c: None for c in _value_columns(table)}, **own, **fixed,
+            "natural_key": rec.natural_key, "external_id": rec.external_id,
+            "body_id": rec.body_id, "extra": extra}
+
+
 def insert_records(store: Store, kind: str, campaign_id: str, definition_id: int,
                    records: Iterable[NewRecord], *, actor: str, initial_state: str,
-                   progress: Callable[[int], None] | None = None) -> Inserted:
-    """Insert all new records in ONE transaction; a natural key seen before is a duplicate."""
+                   progress: Callable[[int], None] | None = None,
+                   bulk: bool | None = None) -> Inserted:
+    """Insert all new records in ONE transaction; a natural key seen before is a duplicate.
+
+    Each inserted record gets one ``create`` event. On SQLite the rows go through
+    :class:`SqliteBulk` (one prebuilt statement, values already in stored form) unless ``bulk``
+    is False; elsewhere, or with ``bulk=False``, through SQLAlchemy Core. Both store the same
+    bytes (tests/test_import_speed_paths.py compares them column by column).
+    """
     table = RECORD_TABLES[kind]
     now = datetime.now(UTC)
     result = Inserted()
+    fixed = {"campaign_id": campaign_id, "definition_id": definition_id, "state": initial_state,
+             "state_since": now, "created_at": now, "updated_at": now, "row_version": 1}
+    event = {"occurred_at": now, "campaign_id": campaign_id, "record_kind": kind,
+             "trigger": "create", "from_state": None, "to_state": initial_state, "actor": actor,
+             "reason": CREATE_REASON, "definition_id": definition_id, "data": None}
     with store.engine.begin() as conn:
+        fast = SqliteBulk(conn, table, fixed, event) \
+            if bulk is not False and conn.dialect.name == "sqlite" else None
         for chunk in _batches(records, BATCH):
-            keys = [r.natural_key for r in chunk]
-            existing = set(conn.scalars(select(table.c.natural_key).where(
-                table.c.campaign_id == campaign_id, table.c.natural_key.in_(keys))))
-            rows = []
-            for rec in chunk:
-                if rec.natural_key in existing:
-                    result.duplicates.append(rec.natural_key)
-                    continue
-                existing.add(rec.natural_key)
-                own, extra = split_values(table, rec.values)
-                rows.append({**{c: None for c in _value_columns(table)}, **own,
-                             "campaign_id": campaign_id, "definition_id": definition_id,
-                             "natural_key": rec.natural_key, "external_id": rec.external_id,
-                             "body_id": rec.body_id, "state": initial_state, "extra": extra,
-                             "state_since": now, "created_at": now, "updated_at": now,
-                             "row_version": 1})
-            if rows:
-                ids = conn.execute(insert(table).returning(table.c.id), rows).scalars().all()
-                conn.execute(insert(events), [
-                    {"occurred_at": now, "campaign_id": campaign_id, "record_kind": kind,
-                     "record_id": rid, "trigger": "create", "from_state": None,
-                     "to_state": initial_state, "actor": actor, "reason": "导入/登记",
-                     "definition_id": definition_id, "data": None} for rid in ids])
-                result.inserted += len(rows)
+            if fast is not None and not any("id" in rec.values for rec in chunk):
+                duplicates = fast.add(chunk)
+            else:  # a caller-chosen id (never from intake) keeps the Core path's meaning
+                duplicates = _add_core(conn, table, chunk, fixed, event)
+            result.duplicates += duplicates
+            result.inserted += len(chunk) - len(duplicates)
             if progress:
                 progress(len(chunk))
     return result
