@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
@@ -67,6 +68,7 @@ class LetterRenderer:
             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
             auto_reload=False)
         self.overrides = dict(definition.campaign.templates)
+        self._by_kind: dict[str, Template] = {}
 
     def refresh(self) -> None:
         """Forget every compiled template if any file behind one was edited since, so a
@@ -74,6 +76,7 @@ class LetterRenderer:
         cache = self.env.cache
         if cache is not None and not all(t.is_up_to_date for t in list(cache.values())):
             cache.clear()
+            self._by_kind.clear()
 
     def path_for(self, kind: str) -> str:
         name = template_name(kind)
@@ -82,7 +85,10 @@ class LetterRenderer:
     def render(self, kind: str, context: dict[str, Any]) -> str:
         path = self.path_for(kind)
         try:
-            return self.env.get_template(path).render(context)
+            template = self._by_kind.get(kind)
+            if template is None:
+                template = self._by_kind[kind] = self.env.get_template(path)
+            return template.render(context)
         except TemplateNotFound:
             raise TemplateProblem(f"找不到文书模板 {path}") from None
         except TemplateSyntaxError as exc:

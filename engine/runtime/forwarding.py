@@ -133,9 +133,11 @@ def awaiting(store: Store, campaign: str) -> list[int]:
             .order_by(leads.c.id)))
 
 
-def feedback_obligations(conn: Connection, definition: Definition,
+def feedback_obligations(conn: Connection, definition: Definition, today: date,
                          ) -> Iterator[tuple[Obligation, int]]:
-    """Open feedback obligations on forwarded leads, as obligations the planner plans."""
+    """Open feedback obligations on forwarded leads whose first reminder can have come, as
+    obligations the planner plans (thousands of leads may be awaiting feedback, most of
+    them not yet near their due day; the ``(status, due_on)`` index finds the rest)."""
     c, index = definition.campaign, definition.bodies
     policy = effective_reminders(c)
     if c.routing is not None and c.routing.reminders is not None:  # routing's keys win
@@ -143,11 +145,15 @@ def feedback_obligations(conn: Connection, definition: Definition,
         policy = dataclasses.replace(policy, **{
             f.name: getattr(own, f.name) for f in dataclasses.fields(ReminderPolicy)
             if not f.metadata.get("internal") and getattr(own, f.name) is not None})
+    ahead = max(policy.before_due or (0,))
+    if (policy.calendar or "calendar_days") != "calendar_days":
+        ahead = ahead * 3 + 14  # working days back, with weekends and the longest holiday
     query = (select(obligations.c.id, obligations.c.body_id, obligations.c.period,
                     obligations.c.due_on, obligations.c.recipient_id, leads.c.natural_key)
              .join(leads, and_(leads.c.id == obligations.c.record_id))
-             .where(obligations.c.campaign_id == c.id, obligations.c.origin == "forwarding",
-                    obligations.c.status == "open"))
+             .where(obligations.c.status == "open",
+                    obligations.c.due_on <= today + timedelta(days=ahead),
+                    obligations.c.campaign_id == c.id, obligations.c.origin == "forwarding"))
     for oid, body, period, due, recipient, ref in conn.execute(query):
         superior = index.superior(body) if body in index else None
         owed_to = recipient or (c.routing.office if c.routing else "")

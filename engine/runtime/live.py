@@ -55,8 +55,10 @@ def live_obligations(conn: Connection, definition: Definition,
     columns = (t.c.id, t.c.report_id, t.c.body_id, t.c.period)
     due_soon = select(*columns).where(t.c.status == "open", t.c.due_on <= horizon,
                                       t.c.campaign_id == c.id, t.c.origin == "definition")
-    quota = select(*columns).where(t.c.campaign_id == c.id, t.c.origin == "definition",
-                                   t.c.quota.is_not(None), t.c.status != "withdrawn")
+    with_quota = [r.id for r in c.reports if r.quota is not None]  # through the unique index
+    quota = select(*columns).where(t.c.campaign_id == c.id, t.c.report_id.in_(with_quota),
+                                   t.c.origin == "definition", t.c.quota.is_not(None),
+                                   t.c.status != "withdrawn")
     rows = union_all(due_soon, quota).subquery()
     query = (select(rows.c.id, rows.c.report_id, rows.c.body_id, rows.c.period,
                     func.min(submissions.c.submitted_at), func.sum(submissions.c.item_count),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -136,7 +136,7 @@ def simulate(definition: Definition, start: date, end: date,
             rec = move.record
             outcome = machines[rec.kind].fire(rec.state, move.trigger, {})
             if isinstance(outcome, Moved):
-                records[(rec.kind, rec.id)] = replace(rec, state=outcome.dest, since=day)
+                records[(rec.kind, rec.id)] = rec._replace(state=outcome.dest, since=day)
         for letter in plan(definition, obs, snap, day):
             recorded.add(letter.key)
             yield day, letter

@@ -88,7 +88,7 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
         lock_campaign(conn, campaign)  # runners on one campaign take turns, not chances
         sync_obligations(conn, obs, campaign, definition_id, scope)
         live = live_obligations(conn, definition, held, day)
-        for ob, oid in feedback_obligations(conn, definition):  # on leads forwarded so far
+        for ob, oid in feedback_obligations(conn, definition, day):  # on leads forwarded so far
             live.obligations.append(ob)
             live.ids[ob.key] = oid
         snap = snapshot(conn, definition, live, day)
