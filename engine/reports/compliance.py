@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from engine.runtime.obligations import obligations
-from engine.runtime.state import local_day
+from engine.runtime.timed import local_day
 from engine.spec.loader import Definition
 from engine.store.db import Store
 from engine.store.tables import leads, submissions

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 
 from engine.runtime.forwarding import FEEDBACK
-from engine.runtime.state import local_day
+from engine.runtime.timed import local_day
 from engine.spec.loader import Definition
 from engine.store.db import Store
 from engine.store.tables import bodies, cases, leads, obligations

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select, union_all
 
 from engine.runtime.obligations import Obligation, obligations
 from engine.runtime.planner import first_letter_day
-from engine.runtime.state import local_day
+from engine.runtime.timed import local_day
 from engine.spec.loader import Definition, per_definition
 from engine.store.tables import obligations as obligation_rows
 from engine.store.tables import submissions

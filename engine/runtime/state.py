@@ -9,19 +9,17 @@ matter, and which phase the campaign is in.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from engine.runtime.obligations import Obligation
 from engine.runtime.phases import PENDING
 from engine.runtime.planner import Snapshot, first_letter_day
-from engine.runtime.timers import TimedRecord, timers_of
+from engine.runtime.timed import timed_records
 from engine.spec.loader import Definition
 from engine.store.tables import (
-    RECORD_TABLES,
     campaign_phases,
     leads,
     letters,
@@ -31,14 +29,6 @@ from engine.store.tables import obligations as obligation_rows
 
 if TYPE_CHECKING:
     from engine.runtime.live import Live
-
-
-def local_day(moment: datetime | date, tz: ZoneInfo) -> date:
-    """The campaign-local day of a stored timestamp (SQLite hands back naive UTC)."""
-    if not isinstance(moment, datetime):
-        return moment
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(tz).date()
 
 
 def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
@@ -78,41 +68,6 @@ def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
     if conn.execute(update(marker).where(marker.c.campaign_id == campaign).values(
             **stamp)).rowcount == 0:
         conn.execute(insert(marker).values(campaign_id=campaign, **stamp))
-
-
-def timed_records(conn: Connection, definition: Definition, today: date,
-                  ) -> tuple[list[TimedRecord], set[str]]:
-    """Leads and cases in a timed state since at least the shortest time that could be up,
-    with the keys of the supervision and ``fire`` letters already recorded about them.
-
-    One query per watched state: the records through the ``(campaign, state, state_since)``
-    index with a calendar-day cutoff, which never excludes a record a working-day timer would
-    catch (working days are at least as long), joined to their letters through
-    ``ix_letters_record``; the planner then applies each timer exactly."""
-    c = definition.campaign
-    tz = ZoneInfo(c.timezone)
-    shortest: dict[tuple[str, str], int] = {}
-    for kind, _, timer in timers_of(definition):
-        key = (kind, timer.state)
-        shortest[key] = min(shortest.get(key, timer.after_days), timer.after_days)
-    out: list[TimedRecord] = []
-    keys: set[str] = set()
-    for (kind, state), days in shortest.items():
-        table = RECORD_TABLES[kind]
-        cutoff = datetime.combine(today - timedelta(days=days - 1), time(), tz)
-        query = select(table.c.id, table.c.natural_key, table.c.body_id, table.c.state_since,
-                       letters.c.idempotency_key).outerjoin(letters, and_(
-                           letters.c.record_kind == kind, letters.c.record_id == table.c.id,
-                           letters.c.kind.in_(("supervision", "fire")))).where(
-            table.c.campaign_id == c.id, table.c.state == state, table.c.state_since < cutoff)
-        last = None
-        for rid, ref, body, since, key in conn.execute(query):
-            if key is not None:
-                keys.add(key)
-            if rid != last:  # a record with several letters comes once per letter
-                out.append(TimedRecord(kind, rid, ref, state, body, local_day(since, tz)))
-                last = rid
-    return out, keys
 
 
 def snapshot(conn: Connection, definition: Definition, live: Live, today: date) -> Snapshot:

@@ -1,0 +1,102 @@
+"""Reading the leads and cases a lifecycle timer may concern: those still waiting for one.
+
+A record that overstayed a watched state gets its supervision letter (or its ``fire`` move)
+once per stay, keyed ``<campaign>:timer:<timer>:<kind>:<id>:<day it entered the state>``. Many
+records sit in a watched state long after that letter went out; reading all of them every day
+would make the tick grow with the records stored. So the query builds each timer's key in SQL
+from the record's own row and keeps only records with a timer whose key is not yet among the
+letters (a point lookup in the letters' unique key index). The planner then applies each
+timer exactly, on these few.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
+
+from engine.runtime.timers import TimedRecord, timers_of
+from engine.spec.loader import Definition
+from engine.store.tables import RECORD_TABLES, letters
+
+
+def local_day(moment: datetime | date, tz: ZoneInfo) -> date:
+    """The campaign-local day of a stored timestamp (SQLite hands back naive UTC)."""
+    if not isinstance(moment, datetime):
+        return moment
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(tz).date()
+
+
+def _fixed_offset(tz: ZoneInfo, today: date) -> timedelta | None:
+    """The zone's UTC offset if it was the same all through the last few years, else None."""
+    seen = {tz.utcoffset(datetime(year, month, 1)) for year in range(today.year - 5,
+                                                                     today.year + 1)
+            for month in (1, 4, 7, 10)}
+    return seen.pop() if len(seen) == 1 else None
+
+
+def _entered_on(conn: Connection, column: ColumnElement[datetime], tz: ZoneInfo,
+                today: date) -> ColumnElement[str] | None:
+    """SQL for ``local_day(column).isoformat()``, or None where the dialect cannot say it
+    (SQLite, for a zone with daylight saving time: its stored times are naive UTC)."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone(tz.key, column), "YYYY-MM-DD")
+    offset = _fixed_offset(tz, today)
+    if offset is None:
+        return None
+    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+def timed_records(conn: Connection, definition: Definition, today: date,
+                  ) -> tuple[list[TimedRecord], set[str]]:
+    """Leads and cases in a timed state long enough for its shortest timer, with a timer
+    not acted on yet for this stay; and the keys of the timer letters already recorded about
+    them (a state may have several timers, some acted on).
+
+    One query per watched state, through the ``(campaign, state, state_since)`` index with a
+    calendar-day cutoff, which never excludes a record a working-day timer would catch
+    (working days are at least as long)."""
+    c = definition.campaign
+    tz = ZoneInfo(c.timezone)
+    watched: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for kind, _, timer in timers_of(definition):
+        watched.setdefault((kind, timer.state), []).append(
+            (timer.after_days, f"{c.id}:timer:{timer.id}:{kind}:"))
+    out: list[TimedRecord] = []
+    keys: set[str] = set()
+    for (kind, state), timers in watched.items():
+        table = RECORD_TABLES[kind]
+        cutoff = datetime.combine(today - timedelta(days=min(d for d, _ in timers) - 1), time(),
+                                  tz)
+        query = select(table.c.id, table.c.natural_key, table.c.body_id, table.c.state_since,
+                       letters.c.idempotency_key).outerjoin(letters, and_(
+                           letters.c.record_kind == kind, letters.c.record_id == table.c.id,
+                           letters.c.kind.in_(("supervision", "fire")))).where(
+            table.c.campaign_id == c.id, table.c.state == state, table.c.state_since < cutoff)
+        entered = _entered_on(conn, table.c.state_since, tz, today)
+        if entered is not None:  # only records with a timer still to act on
+            tail = cast(table.c.id, String) + literal(":") + entered
+            done = letters.alias("done")
+            query = query.where(or_(*(~select(done.c.id).where(
+                done.c.idempotency_key == literal(prefix) + tail).exists()
+                for _, prefix in timers)))
+        seen: set[int] = set()
+        for rid, ref, body, since, key in conn.execute(query):
+            if key is not None:
+                keys.add(key)
+            if rid not in seen:  # a record with several letters comes once per letter
+                seen.add(rid)
+                out.append(TimedRecord(kind, rid, ref, state, body, local_day(since, tz)))
+    return out, keys
