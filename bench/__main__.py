@@ -56,6 +56,7 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     t_small = m.tick_time(small, runs)
     t_large = m.tick_time(large, runs, profile=workdir / "tick.prof" if profile else None)
     floor = m.floor_time(large, runs)
+    plain = m.tick_time(large, runs, plain_letters=True)
     naive, per_machine, sampled = m.naive_time(large, due)
     naive_all = naive / max(sampled, 1) * large.records
     cold = m.tick_process(large)
@@ -63,6 +64,9 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     rows += [
         Row(f"tick, {due:,} due of {big}", _ms(t_large.best), f"sqlite3 floor {_ms(floor.best)}",
             f"{t_large.best / floor.best:.1f}x", "<= 2x floor", t_large.best <= 2 * floor.best),
+        Row("  tick with one-line letter texts (diagnostic)", _ms(plain.best),
+            f"sqlite3 floor {_ms(floor.best)}", f"{plain.best / floor.best:.1f}x",
+            "", None),
         Row(f"tick {big} vs {little} (same {due:,} due)", _ms(t_large.best),
             f"tick {little} {_ms(t_small.best)}", f"{t_large.best / t_small.best:.2f}x",
             "<= 1.3x", t_large.best <= 1.3 * t_small.best),
