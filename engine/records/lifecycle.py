@@ -19,7 +19,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from engine.spec.fields import RECORD_FIELDS
-from engine.spec.loader import Definition
+from engine.spec.loader import Definition, per_definition
 from engine.spec.model import Condition, Lifecycle, Transition
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -164,8 +164,10 @@ class LifecycleMachine:
         return Refused(trigger, state, tuple(cursor.failures), valid_triggers=valid)
 
 
+@per_definition
 def lifecycle_machines(definition: Definition) -> dict[str, LifecycleMachine]:
-    """The machines of a definition's lifecycles, by record kind."""
+    """The machines of a definition's lifecycles, by record kind: built once per definition
+    (a machine keeps no record's state; each move brings its own row), not once per tick."""
     lifecycles = definition.campaign.lifecycles
     if lifecycles is None:
         return {}

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, Select, bindparam, func, select, union_all
 
 from engine.runtime.obligations import Obligation, obligations
 from engine.runtime.planner import first_letter_day
@@ -42,6 +43,28 @@ class Live:
 
 
 @per_definition
+def _query(definition: Definition) -> Select[Any]:
+    """Open obligations due by ``:horizon`` and quota ones, with their submissions (built once
+    per definition: building it cost as much as running it)."""
+    c, t = definition.campaign, obligation_rows
+    columns = (t.c.id, t.c.report_id, t.c.body_id, t.c.period)
+    due_soon = select(*columns).where(t.c.status == "open",
+                                      t.c.due_on <= bindparam("horizon", type_=t.c.due_on.type),
+                                      t.c.campaign_id == c.id, t.c.origin == "definition")
+    with_quota = [r.id for r in c.reports if r.quota is not None]  # through the unique index
+    quota = select(*columns).where(t.c.campaign_id == c.id, t.c.report_id.in_(with_quota),
+                                   t.c.origin == "definition", t.c.quota.is_not(None),
+                                   t.c.status != "withdrawn")
+    rows = union_all(due_soon, quota).subquery()
+    return (select(rows.c.id, rows.c.report_id, rows.c.body_id, rows.c.period,
+                   func.min(submissions.c.submitted_at), func.sum(submissions.c.item_count),
+                   func.count(submissions.c.id))
+            .outerjoin(submissions, submissions.c.obligation_id == rows.c.id)
+            .group_by(rows.c.id, rows.c.report_id, rows.c.body_id, rows.c.period)
+            .order_by(rows.c.id))
+
+
+@per_definition
 def _by_row(definition: Definition) -> dict[tuple[str, str, str], Obligation]:
     return {(ob.report, ob.body, ob.period): ob for ob in obligations(definition)}
 
@@ -50,24 +73,10 @@ def live_obligations(conn: Connection, definition: Definition,
                      held: Set[tuple[str, str, str]], today: date) -> Live:
     """Of the definition's obligations, less ``held`` (a loaded parent's), those open whose
     first letter day can have come, and those with a quota."""
-    c, t = definition.campaign, obligation_rows
     horizon = today + timedelta(days=reminder_lead_days(definition))
-    columns = (t.c.id, t.c.report_id, t.c.body_id, t.c.period)
-    due_soon = select(*columns).where(t.c.status == "open", t.c.due_on <= horizon,
-                                      t.c.campaign_id == c.id, t.c.origin == "definition")
-    with_quota = [r.id for r in c.reports if r.quota is not None]  # through the unique index
-    quota = select(*columns).where(t.c.campaign_id == c.id, t.c.report_id.in_(with_quota),
-                                   t.c.origin == "definition", t.c.quota.is_not(None),
-                                   t.c.status != "withdrawn")
-    rows = union_all(due_soon, quota).subquery()
-    query = (select(rows.c.id, rows.c.report_id, rows.c.body_id, rows.c.period,
-                    func.min(submissions.c.submitted_at), func.sum(submissions.c.item_count),
-                    func.count(submissions.c.id))
-             .outerjoin(submissions, submissions.c.obligation_id == rows.c.id)
-             .group_by(rows.c.id, rows.c.report_id, rows.c.body_id, rows.c.period)
-             .order_by(rows.c.id))
-    by_row, tz, live = _by_row(definition), ZoneInfo(c.timezone), Live()
-    for oid, report, body, period, first, total, n in conn.execute(query):
+    by_row, tz, live = _by_row(definition), ZoneInfo(definition.campaign.timezone), Live()
+    for oid, report, body, period, first, total, n in conn.execute(_query(definition),
+                                                                   {"horizon": horizon}):
         ob = by_row.get((report, body, period))
         if ob is None or (report, body, period) in held or ob.key in live.ids:
             continue  # not this version's (yet), a parent's, or found both ways

@@ -12,13 +12,16 @@ timer exactly, on these few.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     String,
     and_,
+    bindparam,
     cast,
     func,
     literal,
@@ -27,7 +30,7 @@ from sqlalchemy import (
 )
 
 from engine.runtime.timers import TimedRecord, timers_of
-from engine.spec.loader import Definition
+from engine.spec.loader import Definition, per_definition
 from engine.store.tables import RECORD_TABLES, letters
 
 
@@ -39,24 +42,65 @@ def local_day(moment: datetime | date, tz: ZoneInfo) -> date:
     return aware.astimezone(tz).date()
 
 
-def _fixed_offset(tz: ZoneInfo, today: date) -> timedelta | None:
-    """The zone's UTC offset if it was the same all through the last few years, else None."""
-    seen = {tz.utcoffset(datetime(year, month, 1)) for year in range(today.year - 5,
-                                                                     today.year + 1)
+def _fixed_offset(tz: ZoneInfo) -> timedelta | None:
+    """The zone's UTC offset if it is the same all through 2000-2040, else None."""
+    seen = {tz.utcoffset(datetime(year, month, 1)) for year in range(2000, 2041)
             for month in (1, 4, 7, 10)}
     return seen.pop() if len(seen) == 1 else None
 
 
-def _entered_on(conn: Connection, column: ColumnElement[datetime], tz: ZoneInfo,
-                today: date) -> ColumnElement[str] | None:
+def _entered_on(dialect: str, column: ColumnElement[datetime], tz: ZoneInfo,
+                ) -> ColumnElement[str] | None:
     """SQL for ``local_day(column).isoformat()``, or None where the dialect cannot say it
     (SQLite, for a zone with daylight saving time: its stored times are naive UTC)."""
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return func.to_char(func.timezone(tz.key, column), "YYYY-MM-DD")
-    offset = _fixed_offset(tz, today)
+    offset = _fixed_offset(tz)
     if offset is None:
         return None
     return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+Query = tuple[str, str, int, Select[Any]]
+"""(kind, state, shortest timer in days, the query taking ``cutoff``)."""
+
+
+@per_definition
+def _queries(definition: Definition) -> dict[str, list[Query]]:
+    return {}
+
+
+def _queries_for(definition: Definition, dialect: str) -> list[Query]:
+    """The timed-record queries of a definition, built once per dialect: building them (an
+    alias, casts, a subquery per timer) cost more than running them."""
+    built = _queries(definition)
+    if dialect in built:
+        return built[dialect]
+    c = definition.campaign
+    tz = ZoneInfo(c.timezone)
+    watched: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for kind, _, timer in timers_of(definition):
+        watched.setdefault((kind, timer.state), []).append(
+            (timer.after_days, f"{c.id}:timer:{timer.id}:{kind}:"))
+    out: list[Query] = []
+    for (kind, state), timers in watched.items():
+        table = RECORD_TABLES[kind]
+        query = select(table.c.id, table.c.natural_key, table.c.body_id, table.c.state_since,
+                       letters.c.idempotency_key).outerjoin(letters, and_(
+                           letters.c.record_kind == kind, letters.c.record_id == table.c.id,
+                           letters.c.kind.in_(("supervision", "fire")))).where(
+            table.c.campaign_id == c.id, table.c.state == state,
+            table.c.state_since < bindparam("cutoff", type_=table.c.state_since.type))
+        entered = _entered_on(dialect, table.c.state_since, tz)
+        if entered is not None:  # only records with a timer still to act on
+            tail = cast(table.c.id, String) + literal(":") + entered
+            done = letters.alias("done")
+            query = query.where(or_(*(~select(done.c.id).where(
+                done.c.idempotency_key == literal(prefix) + tail).exists()
+                for _, prefix in timers)))
+        out.append((kind, state, min(d for d, _ in timers), query))
+    built[dialect] = out
+    return out
 
 
 def timed_records(conn: Connection, definition: Definition, today: date,
@@ -68,32 +112,13 @@ def timed_records(conn: Connection, definition: Definition, today: date,
     One query per watched state, through the ``(campaign, state, state_since)`` index with a
     calendar-day cutoff, which never excludes a record a working-day timer would catch
     (working days are at least as long)."""
-    c = definition.campaign
-    tz = ZoneInfo(c.timezone)
-    watched: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for kind, _, timer in timers_of(definition):
-        watched.setdefault((kind, timer.state), []).append(
-            (timer.after_days, f"{c.id}:timer:{timer.id}:{kind}:"))
+    tz = ZoneInfo(definition.campaign.timezone)
     out: list[TimedRecord] = []
     keys: set[str] = set()
-    for (kind, state), timers in watched.items():
-        table = RECORD_TABLES[kind]
-        cutoff = datetime.combine(today - timedelta(days=min(d for d, _ in timers) - 1), time(),
-                                  tz)
-        query = select(table.c.id, table.c.natural_key, table.c.body_id, table.c.state_since,
-                       letters.c.idempotency_key).outerjoin(letters, and_(
-                           letters.c.record_kind == kind, letters.c.record_id == table.c.id,
-                           letters.c.kind.in_(("supervision", "fire")))).where(
-            table.c.campaign_id == c.id, table.c.state == state, table.c.state_since < cutoff)
-        entered = _entered_on(conn, table.c.state_since, tz, today)
-        if entered is not None:  # only records with a timer still to act on
-            tail = cast(table.c.id, String) + literal(":") + entered
-            done = letters.alias("done")
-            query = query.where(or_(*(~select(done.c.id).where(
-                done.c.idempotency_key == literal(prefix) + tail).exists()
-                for _, prefix in timers)))
+    for kind, state, days, query in _queries_for(definition, conn.dialect.name):
+        cutoff = datetime.combine(today - timedelta(days=days - 1), time(), tz)
         seen: set[int] = set()
-        for rid, ref, body, since, key in conn.execute(query):
+        for rid, ref, body, since, key in conn.execute(query, {"cutoff": cutoff}):
             if key is not None:
                 keys.add(key)
             if rid not in seen:  # a record with several letters comes once per letter

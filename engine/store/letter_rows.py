@@ -23,10 +23,15 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
             index_elements=["idempotency_key"]).returning(letters.c.id)
         return len(conn.execute(stmt, rows).all())
     columns = list(rows[0])
-    convert = [letters.c[name].type.bind_processor(conn.dialect) for name in columns]
-    values = [tuple(v if f is None or v is None else f(v)
-                    for f, v in zip(convert, (row[c] for c in columns), strict=True))
-              for row in rows]
+    convert = [(at, f) for at, name in enumerate(columns)
+               if (f := letters.c[name].type.bind_processor(conn.dialect)) is not None]
+    values = []
+    for row in rows:
+        value = [row[c] for c in columns]
+        for at, f in convert:  # dates and timestamps, as SQLAlchemy would store them
+            if value[at] is not None:
+                value[at] = f(value[at])
+        values.append(value)
     dbapi = conn.connection.driver_connection
     before = dbapi.total_changes  # type: ignore[union-attr]
     dbapi.executemany(  # type: ignore[union-attr]
