@@ -204,3 +204,23 @@ def test_memoised_cells_are_refused_every_time_with_the_same_reason(tmp_path: Pa
     assert [r.row for r in result.rejected] == [2, 3, 4]
     assert len({tuple(r.problems) for r in result.rejected}) == 1
     assert result.accepted[0].values["received_on"] == date(2017, 10, 1)
+
+
+def test_rows_parsed_by_position_match_rows_parsed_by_header(tmp_path: Path) -> None:
+    """Intake parses cells by their column's position; ``parse`` takes ``{header: cell}``."""
+    from engine.intake import Intake, RowParser, default_mapping
+
+    path = tmp_path / "p.csv"
+    path.write_text("线索编号,权利人,,联系人,联系方式,收集日期,商标权属是否明晰\n"
+                    "A-1, 甲 ,x,张三,138,2017-10-01,是\n"
+                    "A-2,乙\n"  # a short row
+                    "A-3,丙,,李四,,2017-02-30,可能,多出的格\n"  # a long one, two refusals
+                    ",,,,,,\n"
+                    "A-1,甲,,,,,\n", encoding="utf-8")
+    with Intake(path, "lead") as intake:
+        got = list(intake)
+    parser = RowParser(default_mapping("lead"))
+    want = [parser.parse(n, raw) for n, raw in iter_rows(path)]
+    assert [r.row for r in got] == [r.row for r in want] == [2, 3, 4, 6]
+    assert got[:3] == want[:3] and got[3].reason.startswith("与第 2 行")  # in-file duplicate
+    assert got[0].values["right_holder_contact"] == "张三；138"

@@ -144,6 +144,7 @@ def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
                  rejected: list[Rejected]) -> Iterator[records.NewRecord]:
     places = Gazetteer.from_bodies(index)
     bodies: dict[Any, str | None] = {}  # the file's 报送单位 texts -> body ids, looked up once
+    new_record = records.NewRecord
     for row in rows:
         if isinstance(row, Rejected):
             rejected.append(row)
@@ -160,7 +161,7 @@ def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
             body = bodies[named] = _body_id(index, named)
         # Senders number their own records: two provinces may both have a lead "001".
         key = f"{body or named or '-'}/{row.natural_key}" if external else row.natural_key
-        yield records.NewRecord(key, values, external, body)
+        yield new_record(key, values, external, body)
 
 
 @contextmanager

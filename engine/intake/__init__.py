@@ -115,29 +115,32 @@ class Intake:
     def __iter__(self) -> Iterator[Accepted | Rejected]:
         first_row: dict[str, int] = {}  # natural key -> first row; about 100 MB per 1M rows
         key_column = self._key_column()
-        count = 0
-        parse, steps = self.parser.parse_steps, self.parser.steps(self.table.headers)
+        count, every, on_progress = 0, self.progress_every, self.on_progress
+        detect = self.detect_duplicates
+        parse = self.parser.parse_steps
+        steps = self.parser.steps(self.table.headers, by_position=True)
         try:
-            for number, raw in self.table.rows():  # every row has exactly the table's headers
-                result = parse(number, raw, steps)
-                if self.detect_duplicates and isinstance(result, Accepted):
-                    earlier = first_row.setdefault(result.natural_key, number)
+            for number, cells in self.table.records():  # cells in the order of the headers
+                result = parse(number, cells, steps)
+                if detect and result.__class__ is Accepted:
+                    key = result.natural_key  # type: ignore[union-attr]
+                    earlier = first_row.setdefault(key, number)
                     if earlier != number:
-                        reason = f"与第 {earlier} 行是同一条记录（{result.natural_key}）"
-                        if result.natural_key.startswith("h:"):
+                        reason = f"与第 {earlier} 行是同一条记录（{key}）"
+                        if key.startswith("h:"):
                             reason = (f"与第 {earlier} 行是同一条记录"
                                       "（权利人、商标、涉嫌侵权人相同）")
                         result = Rejected(self.kind, number, (Problem(key_column, reason),))
-                if isinstance(result, Accepted):
+                if result.__class__ is Accepted:
                     self.accepted += 1
                 else:
                     self.rejected += 1
                 count += 1
-                if self.on_progress is not None and count % self.progress_every == 0:
-                    self.on_progress(count, self.table.fraction())
+                if on_progress is not None and count % every == 0:
+                    on_progress(count, self.table.fraction())
                 yield result
-            if self.on_progress is not None:
-                self.on_progress(count, 1.0)
+            if on_progress is not None:
+                on_progress(count, 1.0)
         finally:
             self.table.close()
 

@@ -184,25 +184,34 @@ class Table:
                 f"第 {_column_letter(extra[0])} 列没有列名，其中的数据（首见于第 {number} 行）"
                 "未导入")
 
-    def rows(self) -> Iterator[tuple[int, RowValues]]:
-        """``(row_number, {header: raw value})`` for each row below the header that has data."""
-        columns, headers, full = self._columns, self.headers, self._width
-        # no header cell left empty: a row as long as the header is zipped with it as it is
+    def records(self) -> Iterator[tuple[int, list[Any] | tuple[Any, ...]]]:
+        """``(row_number, cells)`` for each row below the header that has data, the cells lined
+        up with :attr:`headers` (a short row padded with None, headerless columns left out)."""
+        columns, full = self._columns, self._width
+        # no header cell left empty: a row as long as the header is used as it is
         dense = not self._headerless and [i for i, _ in columns] == list(range(full))
         for number, cells in self._raw_rows():
             width = len(cells)
-            if dense and width >= full:
-                values = dict(zip(headers, cells, strict=False))
+            if dense and width == full:
+                row = cells
+            elif dense and width > full:
+                row = cells[:full]
             else:
-                values = {h: (cells[i] if i < width else None) for i, h in columns}
-            if not self._warned_headerless and (self._headerless or width > full):
+                row = [cells[i] if i < width else None for i, _ in columns]
+            if (width > full or self._headerless) and not self._warned_headerless:
                 self._note_headerless(number, cells)
-            for value in values.values():  # skip a row with nothing in it, as _blank says
+            for value in row:  # skip a row with nothing in it, as _blank says
                 if value is not None and (not isinstance(value, str) or value.strip()):
                     break
             else:
                 continue
-            yield number, values
+            yield number, row
+
+    def rows(self) -> Iterator[tuple[int, RowValues]]:
+        """``(row_number, {header: raw value})`` for each row below the header that has data."""
+        headers = self.headers
+        for number, cells in self.records():
+            yield number, dict(zip(headers, cells, strict=True))
 
 
 class CsvTable(Table):

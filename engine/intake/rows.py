@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,7 @@ class Problem:
     reason: str  # Chinese, for staff
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Accepted:
     """A row that became a record: only the fields that were filled in, typed."""
 
@@ -58,6 +58,19 @@ class Accepted:
     row: int
     values: Mapping[str, Any]
     natural_key: str
+
+    def __init__(self, kind: RecordKind, row: int, values: Mapping[str, Any],
+                 natural_key: str) -> None:
+        # through the slots themselves: a frozen dataclass's own __init__ calls
+        # object.__setattr__ per field, which made this a fifth of a row's parse
+        _SET_KIND(self, kind)
+        _SET_ROW(self, row)
+        _SET_VALUES(self, values)
+        _SET_KEY(self, natural_key)
+
+
+_SET_KIND, _SET_ROW, _SET_VALUES, _SET_KEY = (
+    Accepted.__dict__[name].__set__ for name in ("kind", "row", "values", "natural_key"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +150,9 @@ class _Cell:
     memo: dict[str, Any] | None = None  # for typed fields: text cell -> value or _Refusal
 
 
-Step = tuple[str, str, int | None, dict[str, Any] | None, Callable[[object], Any], bool]
-"""One column of a plan, flat: header, field name, text length limit, memo, converter, and
+Step = tuple[Any, str, str, int | None, dict[str, Any] | None, Callable[[object], Any], bool]
+"""One column of a plan, flat: where the row holds its cell (the header, or the column's position
+among the table's headers), the header, field name, text length limit, memo, converter, and
 whether the field joins several columns (the only ones that can appear twice in a plan)."""
 
 
@@ -224,21 +238,26 @@ class RowParser:
         self._plans[key] = cells
         return cells
 
-    def steps(self, headers: Iterable[str]) -> list[Step]:
-        """The plan of ``headers`` as flat tuples, for :meth:`parse_steps`."""
-        return [(c.header, c.name, c.limit, c.memo, c.convert, c.name in JOINED_FIELDS)
-                for c in self.plan(headers)]
+    def steps(self, headers: Iterable[str], *, by_position: bool = False) -> list[Step]:
+        """The plan of ``headers`` as flat tuples, for :meth:`parse_steps`: a cell is found by
+        its header, or ``by_position`` in a row lined up with ``headers``."""
+        key = tuple(headers)
+        at = {h: i for i, h in enumerate(key)}
+        return [(at[c.header] if by_position else c.header, c.header, c.name, c.limit, c.memo,
+                 c.convert, c.name in JOINED_FIELDS) for c in self.plan(key)]
 
     def parse(self, row_number: int, raw: Mapping[str, object]) -> Accepted | Rejected:
         return self.parse_steps(row_number, raw, self.steps(raw))
 
-    def parse_steps(self, row_number: int, raw: Mapping[str, object],
+    def parse_steps(self, row_number: int, raw: Mapping[str, object] | Sequence[object],
                     steps: list[Step]) -> Accepted | Rejected:
-        """:meth:`parse` with ``steps(raw)`` already in hand (a file's rows share headers)."""
+        """:meth:`parse` with the plan in hand (a file's rows share headers): ``raw`` is
+        ``{header: cell}`` for ``steps(headers)``, or the cells in header order for
+        ``steps(headers, by_position=True)``."""
         values: dict[str, Any] = {}
         problems: list[Problem] | None = None
-        for header, name, limit, memo, convert, joined in steps:
-            value = raw[header]
+        for at, header, name, limit, memo, convert, joined in steps:
+            value = raw[at]  # type: ignore[index]
             if value.__class__ is str:
                 text = value.strip()  # type: ignore[attr-defined]
                 if not text:
@@ -278,8 +297,6 @@ class RowParser:
                 values[name] = f"{values[name]}；{typed}"
             else:
                 values[name] = typed
-        if problems is None:
-            problems, invalid = [], set()
         external = values.get("external_id")
         if external is not None:
             if external.__class__ is str and external.isascii():  # _nfkc of it, and again
@@ -289,16 +306,16 @@ class RowParser:
                 values["external_id"] = external = _nfkc(external)
                 key = _nfkc(external)
             # what natural_key() returns for it, without its generic checks
-            if not external:
-                key = self._identity(values, raw, problems, invalid)
-        else:
-            key = self._identity(values, raw, problems, invalid)
+        if not external:
+            if problems is None:
+                problems, invalid = [], set()
+            key = self._identity(values, steps, problems, invalid)
         if problems:
             return Rejected(self.kind, row_number, tuple(problems))
         assert key is not None
         return Accepted(self.kind, row_number, values, key)
 
-    def _identity(self, values: Mapping[str, Any], raw: Mapping[str, object],
+    def _identity(self, values: Mapping[str, Any], steps: list[Step],
                   problems: list[Problem], invalid: set[str]) -> str | None:
         """The natural key, or a problem saying what is missing to recognise the record.
 
@@ -311,8 +328,7 @@ class RowParser:
             if invalid & {"external_id", *IDENTITY[self.kind]}:
                 return None
         label = self.mapping.fields["external_id"].label
-        header = next((c.header for c in self.plan(raw) if c.column.field.name == "external_id"),
-                      label)
+        header = next((step[1] for step in steps if step[2] == "external_id"), label)
         missing = [self.mapping.fields[n].label for n in IDENTITY[self.kind] if n not in values]
         reason = f"缺少{label}"
         if missing:

@@ -53,7 +53,7 @@ def _cell(value: Any) -> Any:
 
 
 def _cells(row: list[Any], pad: list[None]) -> list[Any]:
-    cells = [None if v == "" else v if v.__class__ is str else _cell(v) for v in row]
+    cells = [(v or None) if v.__class__ is str else _cell(v) for v in row]  # "" is empty
     return pad + cells if pad else cells
 
 
@@ -100,10 +100,11 @@ class CalamineTable(Table):
                               f"sheet '{self.sheet}' has fewer than {header_row} rows")
 
     def _raw_rows(self) -> Iterator[tuple[int, tuple[Any, ...] | list[Any]]]:
-        pad = self._pad
+        pad, cell = self._pad, _cell
         for number, cells in self._iter:
             self._at = number
-            yield number, _cells(cells, pad)
+            row = [(v or None) if v.__class__ is str else cell(v) for v in cells]  # as _cells
+            yield number, pad + row if pad else row
 
     def fraction(self) -> float | None:
         return min(self._at / self._expected, 1.0) if self._expected else None
