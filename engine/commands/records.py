@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import tee
 from pathlib import Path
@@ -19,6 +19,7 @@ import click
 from sqlalchemy import create_engine
 
 from engine.clitypes import RECORD_ID, SafePath
+from engine.commands.lazy import LazyGroup
 from engine.intake import (
     Accepted,
     Intake,
@@ -178,10 +179,12 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def record_group(kind: str) -> click.Group:
+def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -> click.Group:
+    """The commands of one record kind; ``lazy`` adds others imported on first use."""
     word = KIND_WORDS[kind]
 
-    @click.group(name=kind, help=f"{word}记录：登记、导入、查询、导出、状态变更。")
+    @click.group(name=kind, cls=LazyGroup, lazy=lazy or {},
+                 help=f"{word}记录：登记、导入、查询、导出、状态变更。")
     def group() -> None:
         pass
 
@@ -348,15 +351,6 @@ def record_group(kind: str) -> click.Group:
     return group
 
 
-def _runtime_commands() -> list[click.Command]:
-    from engine.commands.amend import diff_command
-    from engine.commands.daemon import daemon
-    from engine.commands.doctor import doctor
-    from engine.commands.letters import letters_group
-    from engine.commands.reports import report
-    from engine.commands.runtime import run, submit
-
-    return [run, submit, daemon, report, letters_group, diff_command, doctor]
-
-
-COMMANDS = [db, load, record_group("lead"), record_group("case"), *_runtime_commands()]
+lead_group = record_group("lead", lazy={"forward": ("engine.commands.routing", "forward"),
+                                        "feedback": ("engine.commands.routing", "feedback")})
+case_group = record_group("case")
