@@ -15,6 +15,7 @@ import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from engine.intake.cells import (
@@ -110,6 +111,9 @@ def natural_key(kind: str, values: Mapping[str, Any]) -> str:
 _KEY_TEXTS: dict[str, str] = {}
 """Memo of :func:`_key_text` for text cells: names repeat across a file's rows."""
 MEMO_SIZE = 20_000
+_MEMO_CELLS = frozenset({int, datetime, date})
+"""Cell types (from XLSX) whose conversion is remembered like a text's: equal values of one
+type convert alike (float is left out: -0.0 == 0.0)."""
 """Entries a memo keeps before it starts afresh (bounds memory on a file of distinct values)."""
 
 
@@ -283,6 +287,17 @@ class RowParser:
                         memo[value] = typed  # type: ignore[index]
             elif value is None or (isinstance(value, str) and not value.strip()):
                 continue
+            elif memo is not None and value.__class__ in _MEMO_CELLS:
+                key = (value.__class__, value)  # a spreadsheet's dates and codes repeat
+                typed = memo.get(key, _Cell)  # type: ignore[call-overload]
+                if typed is _Cell:
+                    try:
+                        typed = convert(value)
+                    except _Invalid as exc:
+                        typed = _Refusal(str(exc))
+                    if len(memo) >= MEMO_SIZE:
+                        memo.clear()
+                    memo[key] = typed  # type: ignore[index]
             else:
                 try:
                     typed = convert(value)
