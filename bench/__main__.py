@@ -125,6 +125,11 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     notes = [f"tick: best of {runs} on a fresh copy of the database each time, definition "
              f"already parsed (median {_ms(t_large.median)} at {big}, "
              f"{_ms(t_small.median)} at {little}, floor median {_ms(floor.median)}).",
+             "floor: the engine's due queries with `sqlite3` (records whose timer letter for "
+             "this stay is not written yet, open obligations past due), `INSERT OR IGNORE` of "
+             "one-line f-string letters, the `fire` moves as guarded UPDATEs with their events. "
+             "The diagnostic row runs the real tick with such one-line letters instead of the "
+             "templates, to show the share of rendering.",
              "naive: one `transitions.Machine(model=…)` per due record with the lifecycle's "
              "states and transitions, the timer rule evaluated and `fire` triggers called; "
              "the all-records line multiplies the measured per-record cost (extrapolation).",
