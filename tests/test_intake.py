@@ -481,3 +481,16 @@ def test_reject_file_lists_every_problem(tmp_path: Path) -> None:
         table = list(csv.reader(fh))
     assert table[0] == ["行号", "列", "原因"]
     assert {(int(r), c) for r, c, _ in table[1:]} == set(expected.items())
+
+
+@pytest.mark.parametrize(("header", "limit"), [("商标", 500), ("线索简要情况", 5000)])
+def test_a_cell_longer_than_its_field_allows_is_refused_and_one_at_the_limit_is_kept(
+        header: str, limit: int) -> None:
+    ident = {"线索编号": "XS-1"}
+    kept = parse_row("lead", 2, {**ident, header: "字" * limit})
+    assert isinstance(kept, Accepted) and len(next(
+        v for k, v in kept.values.items() if k != "external_id")) == limit
+    refused = parse_row("lead", 3, {**ident, header: " " + "字" * (limit + 1) + " "})
+    assert isinstance(refused, Rejected)
+    assert [(p.column, p.reason) for p in refused.problems] == [
+        (header, f"内容过长：{limit + 1} 字，上限 {limit} 字")]

@@ -273,36 +273,27 @@ class RowParser:
                         else:
                             values[name] = text
                         continue
-                    typed = _Refusal(_too_long(text, limit))
+                    typed, key = _Refusal(_too_long(text, limit)), None
                 else:  # a typed field: converted once per distinct text
-                    assert memo is not None
-                    typed = memo.get(value, _Cell)  # type: ignore[call-overload]
-                    if typed is _Cell:
-                        try:
-                            typed = convert(value)
-                        except _Invalid as exc:
-                            typed = _Refusal(str(exc))
-                        if len(memo) >= MEMO_SIZE:
-                            memo.clear()
-                        memo[value] = typed  # type: ignore[index]
+                    typed, key = _Cell, value
             elif value is None or (isinstance(value, str) and not value.strip()):
                 continue
-            elif memo is not None and value.__class__ in _MEMO_CELLS:
-                key = (value.__class__, value)  # a spreadsheet's dates and codes repeat
-                typed = memo.get(key, _Cell)  # type: ignore[call-overload]
-                if typed is _Cell:
+            else:  # from a workbook: dates and codes repeat like texts (keyed by type)
+                typed = _Cell
+                key = (value.__class__, value) if value.__class__ in _MEMO_CELLS else None
+            if typed is _Cell:
+                found = memo.get(key, _Cell) if memo is not None and key is not None \
+                    else _Cell  # type: ignore[call-overload]
+                if found is _Cell:
                     try:
-                        typed = convert(value)
+                        found = convert(value)
                     except _Invalid as exc:
-                        typed = _Refusal(str(exc))
-                    if len(memo) >= MEMO_SIZE:
-                        memo.clear()
-                    memo[key] = typed  # type: ignore[index]
-            else:
-                try:
-                    typed = convert(value)
-                except _Invalid as exc:
-                    typed = _Refusal(str(exc))
+                        found = _Refusal(str(exc))
+                    if memo is not None and key is not None:
+                        if len(memo) >= MEMO_SIZE:
+                            memo.clear()
+                        memo[key] = found  # type: ignore[index]
+                typed = found
             if typed.__class__ is _Refusal:
                 if problems is None:
                     problems, invalid = [], set()
