@@ -153,3 +153,23 @@ def test_a_new_version_moves_open_obligations_and_keeps_the_old_in_the_history(
     assert tick_json(loaded, "2017-11-11")["sent"] == 31  # 3 days before the new date
     assert tick_json(loaded, "2017-11-13")["sent"] == 31  # and the day before it
     assert letter_count(loaded) == 31 * 3
+
+
+def test_letters_store_their_times_as_every_other_sqlite_row_does(tmp_path: Path) -> None:
+    """Letters go to the driver directly on SQLite; their dates and timestamps must still be
+    the text SQLAlchemy writes everywhere else (naive UTC, no offset), or text comparisons
+    and ordering across tables would go wrong."""
+    import re
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'times.db'}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["load", str(CAMPAIGNS / "sourcing_2017.yaml"), "--db", url]
+                         ).exit_code == 0
+    assert runner.invoke(main, ["run", "--at", "2017-10-24", "--db", url]).exit_code == 0
+    with sqlite3.connect(tmp_path / "times.db") as raw:
+        stamps = raw.execute("SELECT created_at, planned_for FROM letters").fetchall()
+        event_stamp = raw.execute("SELECT occurred_at FROM events LIMIT 1").fetchone()[0]
+    shape = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+    assert stamps and shape.fullmatch(event_stamp)
+    assert all(shape.fullmatch(created) and planned == "2017-10-24" for created, planned in stamps)

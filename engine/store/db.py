@@ -8,15 +8,25 @@ environment and are never shown: :func:`safe_url` is the only way a URL is print
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Dialect, Engine, Table, create_engine, event, make_url
 
 from engine.store import migrate
 
 DEFAULT_URL = "sqlite:///campaign.db"
 ENV = "CAMPAIGN_DB"
+
+
+def bind_converter(table: Table, column: str, dialect: Dialect,
+                   ) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a Python value before ``column`` stores it on ``dialect`` (the
+    dialect's own type: SQLite's DATETIME writes naive ``YYYY-MM-DD HH:MM:SS.ffffff`` text),
+    for statements sent to the driver directly; None where the value goes as it is."""
+    kind = table.c[column].type
+    return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
 class StoreError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
+from engine.store.db import bind_converter
 from engine.store.tables import letters
 
 
@@ -12,10 +13,10 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
     """Insert the letters whose key is new; returns how many went in.
 
     PostgreSQL counts through RETURNING (rowcount is -1 under psycopg for this statement).
-    SQLite counts through the connection's change counter around one ``executemany`` of the
-    driver, with the values converted by the columns' own SQLAlchemy bind processors (no
-    trigger writes on ``letters``, so every change counted is a letter inserted): through
-    SQLAlchemy, a national tick's thousand letters cost about three times as much."""
+    SQLite sends one ``INSERT OR IGNORE`` to the driver's executemany, whose row count sums
+    the rows actually inserted, with the values converted as SQLAlchemy would store them:
+    through SQLAlchemy's own executemany, a national tick's thousand letters cost about
+    three times as much."""
     if not rows:
         return 0
     if conn.dialect.name == "postgresql":
@@ -24,20 +25,17 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
         return len(conn.execute(stmt, rows).all())
     columns = list(rows[0])
     convert = [(at, f) for at, name in enumerate(columns)
-               if (f := letters.c[name].type.bind_processor(conn.dialect)) is not None]
+               if (f := bind_converter(letters, name, conn.dialect)) is not None]
     values = []
     for row in rows:
         value = [row[c] for c in columns]
-        for at, f in convert:  # dates and timestamps, as SQLAlchemy would store them
+        for at, f in convert:  # dates and timestamps
             if value[at] is not None:
                 value[at] = f(value[at])
-        values.append(value)
-    dbapi = conn.connection.driver_connection
-    before = dbapi.total_changes  # type: ignore[union-attr]
-    dbapi.executemany(  # type: ignore[union-attr]
+        values.append(tuple(value))
+    return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
         f"INSERT OR IGNORE INTO letters ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))})", values)
-    return int(dbapi.total_changes - before)  # type: ignore[union-attr]
+        f"VALUES ({', '.join('?' * len(columns))})", values).rowcount)
 
 
 def sqlite_write_lock(conn: Connection, table: str = "letters") -> None:

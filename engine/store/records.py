@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Table, insert, select, update
 
 from engine.records.lifecycle import LifecycleMachine, Moved, Refused
-from engine.store.db import Store
+from engine.store.db import Store, bind_converter
 from engine.store.tables import RECORD_TABLES, events
 
 BATCH = 5000
@@ -116,8 +116,7 @@ class SqliteBulk:
         self.conn, self.table = conn, table
 
         def processor(t: Table, name: str) -> Callable[[Any], Any] | None:
-            kind = t.c[name].type
-            return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+            return bind_converter(t, name, dialect)
 
         def stored(t: Table, name: str, value: Any) -> Any:
             proc = processor(t, name)
