@@ -48,6 +48,22 @@ def _days(definition: Definition) -> dict[date, dict[str, Any]]:
     return {}
 
 
+@per_definition
+def _record_words(definition: Definition) -> dict[tuple[str, str | None], Any]:
+    """Per record kind: the Chinese name of each state, and each timer's limit and basis,
+    looked up by id instead of scanned for in every supervision letter."""
+    c = definition.campaign
+    words: dict[tuple[str, str | None], Any] = {}
+    for kind in ("lead", "case"):
+        life = getattr(c.lifecycles, kind, None) if c.lifecycles else None
+        if life is None:
+            continue
+        words[kind, None] = {s.id: s.name for s in life.states}
+        for t in life.timers:
+            words[kind, t.id] = (t.after_days, str(t.source) if t.source else None)
+    return words
+
+
 def _of_the_day(definition: Definition, today: date) -> dict[str, Any]:
     """What every letter of one campaign on one day says alike, built once per day: a national
     tick writes a thousand letters, and templates cannot change what they are given (the
@@ -65,8 +81,15 @@ def _of_the_day(definition: Definition, today: date) -> dict[str, Any]:
             "today": cn_date(today),
             "contacts": [{"name": ct.name, "role": ct.role, "phone": ct.phone,
                           "email": ct.email} for ct in c.contacts],
-            "reports": {r.id: r for r in c.reports},
-            "phases": {p.id: p for p in all_phases(c.phases)},
+            "reports": {r.id: (r, {"id": r.id, "title": r.title, "source": str(r.source),
+                                   "quota": r.quota.min if r.quota else None,
+                                   "content": r.content}) for r in c.reports},
+            "phases": {p.id: {"id": p.id, "name": p.name, "source": str(p.source),
+                              "summary": p.summary,
+                              "start": cn_date(p.window.start) if p.window else None,
+                              "end": cn_date(p.window.end) if p.window else None}
+                       for p in all_phases(c.phases)},
+            "routing": str(c.routing.source) if c.routing else "",
             "names": {},
         }
     return days[today]
@@ -74,7 +97,7 @@ def _of_the_day(definition: Definition, today: date) -> dict[str, Any]:
 
 def letter_context(definition: Definition, letter: Letter, today: date) -> dict[str, Any]:
     """Everything a template of ``letter.kind`` needs, in Chinese where a reader sees it."""
-    c, index = definition.campaign, definition.bodies
+    index = definition.bodies
     day = _of_the_day(definition, today)
     names: dict[str, str] = day["names"]
 
@@ -86,47 +109,37 @@ def letter_context(definition: Definition, letter: Letter, today: date) -> dict[
         return names[body_id]
 
     report = day["reports"].get(letter.report) if letter.report else None
-    phase = day["phases"].get(letter.phase) if letter.phase else None
+    due = letter.due
     ctx: dict[str, Any] = {
         "kind": letter.kind,
         "campaign": day["campaign"],
         "recipient": name(letter.recipient),
         "owing_body": name(letter.body),
-        "sender": name(report.to) if report else day["issuers"],
+        "sender": name(report[0].to) if report else day["issuers"],
         "date_written": day["date_written"],
         "today": day["today"],
         "contacts": day["contacts"],
-        "report": None, "phase": None, "record": None,
-        "due": cn_date(letter.due) if letter.due else None,
-        "days_left": (letter.due - today).days if letter.due and letter.due >= today else None,
-        "days_late": (today - letter.due).days if letter.due and today > letter.due else None,
+        "report": report[1] if report else None,
+        "phase": day["phases"].get(letter.phase) if letter.phase else None,
+        "record": None,
+        "due": cn_date(due) if due else None,
+        "days_left": (due - today).days if due and due >= today else None,
+        "days_late": (today - due).days if due and today > due else None,
         "shortfall": letter.shortfall or None,
         "period": letter.period,
     }
-    if report is not None:
-        ctx["report"] = {"id": report.id, "title": report.title, "source": str(report.source),
-                         "quota": report.quota.min if report.quota else None,
-                         "content": report.content}
-    elif letter.title is not None:  # feedback on a forwarded lead: owed under the routing rule
-        ctx["report"] = {"id": letter.report, "title": letter.title,
-                         "source": str(c.routing.source) if c.routing else "",
-                         "quota": None, "content": None}
-    if phase is not None:
-        ctx["phase"] = {"id": phase.id, "name": phase.name, "source": str(phase.source),
-                        "summary": phase.summary,
-                        "start": cn_date(phase.window.start) if phase.window else None,
-                        "end": cn_date(phase.window.end) if phase.window else None}
+    if report is None and letter.title is not None:  # feedback on a forwarded lead
+        ctx["report"] = {"id": letter.report, "title": letter.title, "source": day["routing"],
+                         "quota": None, "content": None}  # owed under the routing rule
     if letter.record is not None:
         rec = letter.record
-        life = getattr(c.lifecycles, rec.kind, None) if c.lifecycles else None
-        state = next((s.name for s in life.states if s.id == rec.state), rec.state) \
-            if life else rec.state
-        timer = next((t for t in life.timers if t.id == letter.timer), None) if life else None
+        words = _record_words(definition)
+        states = words.get((rec.kind, None))
+        limit, source = words.get((rec.kind, letter.timer), (None, None))
         ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件", "ref": rec.ref,
-                         "state": state, "since": cn_date(rec.since),
-                         "days": (today - rec.since).days,
-                         "limit": timer.after_days if timer else None,
-                         "source": str(timer.source) if timer and timer.source else None}
+                         "state": states.get(rec.state, rec.state) if states else rec.state,
+                         "since": cn_date(rec.since), "days": (today - rec.since).days,
+                         "limit": limit, "source": source}
     return ctx
 
 

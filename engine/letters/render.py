@@ -9,6 +9,7 @@ letter with a silent blank where the due date should be is worse than no letter)
 from __future__ import annotations
 
 import os
+from collections import ChainMap
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ class LetterRenderer:
             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
             auto_reload=False)
         self.overrides = dict(definition.campaign.templates)
-        self._by_kind: dict[str, Template] = {}
+        self._by_kind: dict[str, tuple[Template, dict[str, Any] | None]] = {}
 
     def refresh(self) -> None:
         """Forget every compiled template if any file behind one was edited since, so a
@@ -85,10 +86,14 @@ class LetterRenderer:
     def render(self, kind: str, context: dict[str, Any]) -> str:
         path = self.path_for(kind)
         try:
-            template = self._by_kind.get(kind)
-            if template is None:
-                template = self._by_kind[kind] = self.env.get_template(path)
-            return template.render(context)
+            known = self._by_kind.get(kind)
+            if known is None:
+                template = self.env.get_template(path)
+                known = self._by_kind[kind] = (template, _plain_globals(template))
+            template, globals_ = known
+            if globals_ is None:
+                return template.render(context)
+            return _render(template, {**globals_, **context})
         except TemplateNotFound:
             raise TemplateProblem(f"找不到文书模板 {path}") from None
         except TemplateSyntaxError as exc:
@@ -96,6 +101,30 @@ class LetterRenderer:
             raise TemplateProblem(f"{where}: 模板语法错误：{exc.message}") from None
         except TemplateError as exc:  # undefined variable, sandbox refusal
             raise TemplateProblem(f"{path}: 模板无法生成文书：{exc}") from None
+
+
+def _plain_globals(template: Template) -> dict[str, Any] | None:
+    """The template's globals as a plain dict, when they are only the environment's.
+
+    ``Template.render`` merges them into each letter's context from a ``ChainMap`` and hands
+    the new ``Context`` their keys, so that every ``{% from … import %}`` then compares two key
+    sets to decide whether the imported module may be shared; at a thousand letters that was
+    half of each render. Without template-level globals (this renderer never sets any) the
+    answer is always "shared", so :func:`_render` builds the same context without the keys.
+    A template that does carry its own globals (``None`` here) renders the usual way."""
+    globals_ = template.globals
+    own = globals_.maps[0] if isinstance(globals_, ChainMap) else globals_
+    return None if own else dict(globals_)
+
+
+def _render(template: Template, parent: dict[str, Any]) -> str:
+    """``template.render(parent)`` for a ``parent`` that already holds the globals."""
+    env = template.environment
+    context = env.context_class(env, parent, template.name, template.blocks)
+    try:
+        return env.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+    except Exception:
+        env.handle_exception()
 
 
 @per_definition
