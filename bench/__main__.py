@@ -84,9 +84,12 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     xlsx_n = min(scale, 2_000 if quick else 50_000)
     csv_path = m.write_csv(workdir / "leads.csv", csv_n)
     xlsx_path = m.write_xlsx(workdir / "leads.xlsx", xlsx_n)
-    csv_rate = m.import_rate(csv_path, m.import_db(workdir, "csv"), csv_n)
-    raw = m.raw_rate(csv_path, m.import_db(workdir, "raw"))
-    xlsx_rate = m.import_rate(xlsx_path, m.import_db(workdir, "xlsx"), xlsx_n)
+    # best of `runs`, each into a fresh store, as the tick is best of `runs`
+    csv_rate = max(m.import_rate(csv_path, m.import_db(workdir, "csv"), csv_n)
+                   for _ in range(runs))
+    raw = max(m.raw_rate(csv_path, m.import_db(workdir, "raw")) for _ in range(runs))
+    xlsx_rate = max(m.import_rate(xlsx_path, m.import_db(workdir, "xlsx"), xlsx_n)
+                    for _ in range(runs))
     rows += [
         Row(f"import CSV, {csv_n:,} rows, validated", _rate(csv_rate),
             f"raw executemany {_rate(raw)}", f"{csv_rate / raw:.2f}",
@@ -122,9 +125,10 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     else:
         rows.append(Row("tick on PostgreSQL", "not run", "no --pg URL / CAMPAIGN_TEST_PG"))
     command = "python -m bench " + (f"--scale {scale}" if not quick else "--quick")
-    notes = [f"tick: best of {runs} on a fresh copy of the database each time, definition "
-             f"already parsed (median {_ms(t_large.median)} at {big}, "
-             f"{_ms(t_small.median)} at {little}, floor median {_ms(floor.median)}).",
+    notes = [f"tick: best of {runs} on a fresh copy of the database each time, as a daemon's "
+             "next tick: definition parsed and statements compiled by an earlier, untimed tick "
+             f"(median {_ms(t_large.median)} at {big}, {_ms(t_small.median)} at {little}, "
+             f"floor median {_ms(floor.median)}).",
              "floor: the engine's due queries with `sqlite3` (records whose timer letter for "
              "this stay is not written yet, open obligations past due), `INSERT OR IGNORE` of "
              "one-line f-string letters, the `fire` moves as guarded UPDATEs with their events. "
@@ -133,8 +137,9 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
              "naive: one `transitions.Machine(model=…)` per due record with the lifecycle's "
              "states and transitions, the timer rule evaluated and `fire` triggers called; "
              "the all-records line multiplies the measured per-record cost (extrapolation).",
-             "raw executemany: the same CSV read with `csv` and inserted into `leads` with "
-             "`sqlite3` in one transaction, without validation or audit events."]
+             f"imports: best of {runs}, each into a fresh store. raw executemany: the same CSV "
+             "read with `csv` and inserted into `leads` with `sqlite3` in one transaction, "
+             "without validation or audit events."]
     text = results_md(rows, command=command, scenario=[describe(small), describe(large)],
                       notes=notes, elapsed=time.perf_counter() - started)
     results.write_text(text, encoding="utf-8")

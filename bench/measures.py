@@ -62,19 +62,25 @@ class PlainLetters:
 
 def tick_time(scenario: Scenario, runs: int = 3, *, profile: Path | None = None,
               plain_letters: bool = False) -> Timing:
-    """``tick(store, campaign, at)`` on a fresh copy, definition already parsed."""
+    """``tick(store, campaign, at)`` as a daemon's next tick runs it: one engine and one parsed
+    definition for every run, the statements compiled by an earlier (untimed) tick. Each run
+    gets a fresh copy of the database under the same path, the engine's pool emptied first,
+    so nothing read by one run is still held for the next."""
     from engine.runtime import tick as tick_module
     from engine.runtime.tick import tick
     from engine.store import definitions as defs
     from engine.store.db import connect
 
     real_renderer = tick_module.renderer_for
+    db = _fresh_copy(scenario.db_path, "tick")
+    store = connect(f"sqlite:///{db}")
+    defs.latest(store, CAMPAIGN)  # parse the definition outside the clock
+    expected = sum(scenario.due.values()) - scenario.due["decided cases (fire close)"]
 
     def once(i: int) -> float:
-        db = _fresh_copy(scenario.db_path, f"tick{i}")
-        store = connect(f"sqlite:///{db}")
-        defs.latest(store, CAMPAIGN)  # parse the definition outside the clock
-        with store.engine.connect() as conn:  # warm the pool like a daemon would
+        store.engine.dispose()
+        _fresh_copy(scenario.db_path, "tick")
+        with store.engine.connect() as conn:  # the pool holds a connection, as a daemon's does
             conn.exec_driver_sql("SELECT 1")
         if profile is not None and i == 0:
             import cProfile
@@ -92,13 +98,15 @@ def tick_time(scenario: Scenario, runs: int = 3, *, profile: Path | None = None,
         if profile is not None and i == 0:
             prof.disable()
             prof.dump_stats(str(profile))
-        store.engine.dispose()
-        expected = sum(scenario.due.values()) - scenario.due["decided cases (fire close)"]
         if summary.sent != expected:
             raise AssertionError(f"tick sent {summary.sent} letters, expected {expected}")
         return elapsed
 
-    return _repeat(once, runs)
+    try:
+        once(-1)  # the earlier tick: compiles the statements
+        return _repeat(once, runs)
+    finally:
+        store.engine.dispose()
 
 
 def tick_process(scenario: Scenario) -> float:

@@ -69,8 +69,14 @@ def machine() -> dict[str, str]:
         ram = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
+    here = Path(__file__).resolve().parent
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
+                            text=True, cwd=here).stdout.strip()
+    edited = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                             "engine", "bench", "templates", "campaigns"],
+                            capture_output=True, text=True, cwd=here).stdout.strip()
+    if commit and edited:  # the figures are of code no commit holds
+        commit += " with uncommitted changes"
     return {"CPU": cpu, "cores": str(os.cpu_count()), "RAM": ram,
             "OS": f"{platform.system()} {platform.release()}",
             "Python": platform.python_version(), "SQLite": sqlite3.sqlite_version,

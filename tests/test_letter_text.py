@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from engine.cli import main
 from engine.letters import LetterRenderer, TemplateProblem, letter_context
 from engine.letters.context import cn_date_written
+from engine.letters.render import _plain_globals
 from engine.runtime.simulate import simulate
 from engine.spec.loader import load_definition
 from engine.store.db import connect
@@ -169,6 +170,38 @@ def test_validate_refuses_a_broken_or_unsafe_template_where_the_campaign_names_i
 def test_load_refuses_a_campaign_whose_template_is_broken(db_url: str, tmp_path: Path) -> None:
     result = cli(db_url, "load", str(with_template(tmp_path, "{{ nope }}")))
     assert result.exit_code == 1 and "nope" in result.output
+
+
+def test_every_simulated_letter_reads_as_jinja_itself_renders_it() -> None:
+    """The renderer builds each letter's Jinja context itself (see ``render._render``); what
+    it writes must be what ``Template.render`` writes, for every letter a campaign simulates."""
+    compared = 0
+    for path in sorted(CAMPAIGNS.glob("*.yaml")):
+        definition = load_definition(path)
+        period = definition.campaign.period
+        assert period is not None
+        renderer = LetterRenderer(definition)
+        for day, letter in simulate(definition, period.start, period.end):
+            if letter.status != "send":
+                continue
+            ctx = letter_context(definition, letter, day)
+            template = renderer.env.get_template(renderer.path_for(letter.kind))
+            assert renderer.render(letter.kind, ctx) == template.render(ctx), letter.key
+            compared += 1
+    assert compared > 1000
+
+
+def test_a_template_with_globals_of_its_own_hands_them_to_what_it_imports(
+        tmp_path: Path) -> None:
+    """The renderer never gives a template globals of its own, but if one has them, Jinja's
+    rule holds: a module it imports sees them (the renderer's shortcut would not)."""
+    renderer, ctx = first_reminder(with_template(
+        tmp_path, '{% from "letters/greet.j2" import hi %}{{ hi() }}{{ recipient }}'))
+    (tmp_path / "letters" / "greet.j2").write_text("{% macro hi() %}{{ greeting }}{% endmacro %}",
+                                                   encoding="utf-8")
+    template = renderer.env.get_template(renderer.path_for("reminder"), globals={"greeting": "致"})
+    assert _plain_globals(template) is None  # so it renders the usual way
+    assert renderer.render("reminder", ctx) == "致安徽省市场监督管理局"
 
 
 def test_every_bundled_campaign_renders_every_letter_it_can_send() -> None:
