@@ -49,19 +49,20 @@ def _days(definition: Definition) -> dict[date, dict[str, Any]]:
 
 
 @per_definition
-def _record_words(definition: Definition) -> dict[tuple[str, str | None], Any]:
-    """Per record kind: the Chinese name of each state, and each timer's limit and basis,
-    looked up by id instead of scanned for in every supervision letter."""
-    c = definition.campaign
-    words: dict[tuple[str, str | None], Any] = {}
+def _record_words(definition: Definition) -> tuple[dict[tuple[str, str], str],
+                                                   dict[tuple[str, str], tuple[int, str | None]]]:
+    """The Chinese name of each (record kind, state), and each (record kind, timer)'s limit in
+    days and basis: looked up by id, not scanned for in every supervision letter."""
+    lifecycles = definition.campaign.lifecycles
+    states: dict[tuple[str, str], str] = {}
+    timers: dict[tuple[str, str], tuple[int, str | None]] = {}
     for kind in ("lead", "case"):
-        life = getattr(c.lifecycles, kind, None) if c.lifecycles else None
-        if life is None:
-            continue
-        words[kind, None] = {s.id: s.name for s in life.states}
-        for t in life.timers:
-            words[kind, t.id] = (t.after_days, str(t.source) if t.source else None)
-    return words
+        life = getattr(lifecycles, kind, None) if lifecycles else None
+        if life is not None:
+            states.update({(kind, s.id): s.name for s in life.states})
+            timers.update({(kind, t.id): (t.after_days, str(t.source) if t.source else None)
+                           for t in life.timers})
+    return states, timers
 
 
 def _of_the_day(definition: Definition, today: date) -> dict[str, Any]:
@@ -133,11 +134,10 @@ def letter_context(definition: Definition, letter: Letter, today: date) -> dict[
                          "quota": None, "content": None}  # owed under the routing rule
     if letter.record is not None:
         rec = letter.record
-        words = _record_words(definition)
-        states = words.get((rec.kind, None))
-        limit, source = words.get((rec.kind, letter.timer), (None, None))
+        states, timers = _record_words(definition)
+        limit, source = timers.get((rec.kind, letter.timer or ""), (None, None))
         ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件", "ref": rec.ref,
-                         "state": states.get(rec.state, rec.state) if states else rec.state,
+                         "state": states.get((rec.kind, rec.state), rec.state),
                          "since": cn_date(rec.since), "days": (today - rec.since).days,
                          "limit": limit, "source": source}
     return ctx
