@@ -36,7 +36,6 @@ class Timing:
     best: float
     median: float
     runs: int
-    note: str = ""
 
 
 def _fresh_copy(src: Path, tag: str) -> Path:

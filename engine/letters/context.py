@@ -7,7 +7,7 @@ refuses attribute tricks on top).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -96,11 +96,10 @@ def _of_the_day(definition: Definition, today: date) -> dict[str, Any]:
     return days[today]
 
 
-def letter_context(definition: Definition, letter: Letter, today: date) -> dict[str, Any]:
-    """Everything a template of ``letter.kind`` needs, in Chinese where a reader sees it."""
-    index = definition.bodies
-    day = _of_the_day(definition, today)
-    names: dict[str, str] = day["names"]
+def _namer(definition: Definition, day: dict[str, Any], today: date,
+           ) -> Callable[[str | None], str | None]:
+    """A body's name as of ``today`` (an unknown id stands for itself), remembered in ``day``."""
+    index, names = definition.bodies, day["names"]
 
     def name(body_id: str | None) -> str | None:
         if body_id is None:
@@ -108,7 +107,13 @@ def letter_context(definition: Definition, letter: Letter, today: date) -> dict[
         if body_id not in names:
             names[body_id] = name_on(index[body_id], today) if body_id in index else body_id
         return names[body_id]
+    return name
 
+
+def letter_context(definition: Definition, letter: Letter, today: date) -> dict[str, Any]:
+    """Everything a template of ``letter.kind`` needs, in Chinese where a reader sees it."""
+    day = _of_the_day(definition, today)
+    name = _namer(definition, day, today)
     report = day["reports"].get(letter.report) if letter.report else None
     due = letter.due
     ctx: dict[str, Any] = {
@@ -149,25 +154,21 @@ def forwarding_context(definition: Definition, lead: Mapping[str, Any], ref: str
     """What a forwarding letter (转办函) says: the lead's particulars, in the order and with
     the labels of the lead fields, and when feedback is due. Routing (which body forwards to
     which) is decided elsewhere; this only puts it into words."""
-    c, index = definition.campaign, definition.bodies
+    c = definition.campaign
+    day = _of_the_day(definition, today)
+    name = _namer(definition, day, today)
     life = c.lifecycles.lead if c.lifecycles else None
     labels = {name: fl.label for name, fl in LEAD_FIELDS.items()}
     labels.update({fd.name: fd.label for fd in life.fields} if life else {})
     particulars = [{"label": label, "value": _shown(lead[name])} for name, label in labels.items()
                    if name in lead and lead[name] not in (None, "")]
     forward = next((t for t in life.transitions if t.trigger == "forward"), None) if life else None
-
-    def name(body_id: str) -> str:
-        return name_on(index[body_id], today) if body_id in index else body_id
-
     return {
         "kind": "forwarding",
-        "campaign": {"id": c.id, "title": c.title, "doc_number": c.doc_number,
-                     "issuers": [name(i) for i in c.issuer]},
+        "campaign": day["campaign"],
         "recipient": name(recipient), "sender": name(sender),
-        "date_written": cn_date_written(today), "today": cn_date(today),
-        "contacts": [{"name": ct.name, "role": ct.role, "phone": ct.phone, "email": ct.email}
-                     for ct in c.contacts],
+        "date_written": day["date_written"], "today": day["today"],
+        "contacts": day["contacts"],
         "record": {"kind": "线索", "ref": ref},
         "particulars": particulars,
         "source": str(forward.source) if forward and forward.source else None,
