@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 import pytest
@@ -173,21 +175,25 @@ def test_load_refuses_a_campaign_whose_template_is_broken(db_url: str, tmp_path:
 
 
 def test_every_simulated_letter_reads_as_jinja_itself_renders_it() -> None:
-    """The renderer builds each letter's Jinja context itself (see ``render._render``); what
-    it writes must be what ``Template.render`` writes, for every letter a campaign simulates."""
+    """The renderer builds each letter's Jinja context itself (see ``render._render``) and, as
+    a tick does, remembers pure shared macros over a day's letters (``memo``); what it writes
+    must be what ``Template.render`` writes, for every letter a campaign simulates."""
     compared = 0
     for path in sorted(CAMPAIGNS.glob("*.yaml")):
         definition = load_definition(path)
         period = definition.campaign.period
         assert period is not None
         renderer = LetterRenderer(definition)
-        for day, letter in simulate(definition, period.start, period.end):
-            if letter.status != "send":
-                continue
-            ctx = letter_context(definition, letter, day)
-            template = renderer.env.get_template(renderer.path_for(letter.kind))
-            assert renderer.render(letter.kind, ctx) == template.render(ctx), letter.key
-            compared += 1
+        sent = [(d, lt) for d, lt in simulate(definition, period.start, period.end)
+                if lt.status == "send"]
+        for day, letters_of_day in groupby(sent, key=itemgetter(0)):
+            with renderer.batch():
+                for _, letter in letters_of_day:
+                    ctx = letter_context(definition, letter, day)
+                    template = renderer.env.get_template(renderer.path_for(letter.kind))
+                    assert renderer.render(letter.kind, ctx) == template.render(ctx), letter.key
+                    compared += 1
+            assert renderer.env.memo.said is None
     assert compared > 1000
 
 

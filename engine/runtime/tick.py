@@ -104,7 +104,8 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
                                sum(lt.status == "skip" for lt in planned), owing, phase,
                                phase_name(definition, phase), tuple(planned), len(moves))
         now = datetime.now(UTC)
-        rows = [_letter_row(lt, live.ids, renderer, definition, day, now) for lt in planned]
+        with renderer.batch():  # the day's shared parts are not changed while it lasts
+            rows = [_letter_row(lt, live.ids, renderer, definition, day, now) for lt in planned]
         sent = insert_letters(conn, [r for r in rows if r["status"] == "planned"])
         skipped = insert_letters(conn, [r for r in rows if r["status"] != "planned"])
         _record_phase_steps(conn, campaign, definition_id, steps, at)
