@@ -73,3 +73,33 @@ def test_a_record_whose_every_timer_was_acted_on_is_not_read_again(
     assert still_due == {key("ZJ-2", "forwarded_escalate"),
                          key("ZJ-3", "forwarded_unopened"),
                          key("ZJ-3", "forwarded_escalate")}
+
+
+def test_a_state_watched_by_one_timer_reads_only_the_records_it_has_not_acted_on(
+        db_url: str, tmp_path: Path) -> None:
+    """With one timer on the state, the filter alone says what is left: no letter keys are
+    read back (the tick skips that join), and nothing acted on comes back."""
+    path = copy_example(tmp_path)
+    assert CliRunner().invoke(main, ["load", str(path), "--db", db_url]).exit_code == 0
+    store = connect(db_url)
+    def_id, definition = definitions.latest(store, "sourcing_2017")
+    records.insert_records(store, "lead", "sourcing_2017", def_id, [
+        records.NewRecord(f"ZJ-{n}", COMPLETE, f"ZJ-{n}", "zhejiang_amr") for n in (1, 2, 3)],
+        actor="测试", initial_state="forwarded")
+    entered = datetime(2017, 11, 2, 2, 0, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        conn.execute(update(leads).values(state_since=entered))
+        found, _ = timed_records(conn, definition, TODAY)
+        first = next(r for r in found if r.ref == "ZJ-1")
+        timer = next(t for t in definition.campaign.lifecycles.lead.timers  # type: ignore
+                     if t.state == "forwarded")
+        done = timer_key("sourcing_2017", timer, first)
+        insert_letters(conn, [{
+            "idempotency_key": done, "campaign_id": "sourcing_2017", "kind": "supervision",
+            "recipient_id": "zhejiang_amr", "record_kind": "lead", "record_id": first.id,
+            "step": 0, "planned_for": TODAY, "status": "sent", "subject": "督办",
+            "body": "督办", "created_at": entered}])
+        found, recorded = timed_records(conn, definition, TODAY)
+    assert sorted(r.ref for r in found) == ["ZJ-2", "ZJ-3"] and recorded == set()
+    assert {r.ref for _, r, _ in overstayed(definition, found, recorded, TODAY)} == {"ZJ-2",
+                                                                                     "ZJ-3"}

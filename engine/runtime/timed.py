@@ -25,6 +25,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    null,
     or_,
     select,
 )
@@ -85,13 +86,18 @@ def _queries_for(definition: Definition, dialect: str) -> list[Query]:
     out: list[Query] = []
     for (kind, state), timers in watched.items():
         table = RECORD_TABLES[kind]
-        query = select(table.c.id, table.c.natural_key, table.c.body_id, table.c.state_since,
-                       letters.c.idempotency_key).outerjoin(letters, and_(
-                           letters.c.record_kind == kind, letters.c.record_id == table.c.id,
-                           letters.c.kind.in_(("supervision", "fire")))).where(
+        entered = _entered_on(dialect, table.c.state_since, tz)
+        columns = (table.c.id, table.c.natural_key, table.c.body_id, table.c.state_since)
+        if entered is not None and len(timers) == 1:
+            # the filter below leaves only records whose one timer has not acted
+            query = select(*columns, null().label("idempotency_key"))
+        else:  # which of the state's timers have acted, on each record
+            query = select(*columns, letters.c.idempotency_key).outerjoin(letters, and_(
+                letters.c.record_kind == kind, letters.c.record_id == table.c.id,
+                letters.c.kind.in_(("supervision", "fire"))))
+        query = query.where(
             table.c.campaign_id == c.id, table.c.state == state,
             table.c.state_since < bindparam("cutoff", type_=table.c.state_since.type))
-        entered = _entered_on(dialect, table.c.state_since, tz)
         if entered is not None:  # only records with a timer still to act on
             tail = cast(table.c.id, String) + literal(":") + entered
             done = letters.alias("done")
