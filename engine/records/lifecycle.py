@@ -128,6 +128,7 @@ class LifecycleMachine:
             transitions=[self._spec(t) for t in life.transitions], auto_transitions=False,
             send_event=True, ignore_invalid_triggers=False,
         )
+        self._triggers: dict[str, tuple[str, ...]] = {}  # the machine never changes
 
     def _spec(self, t: Transition) -> dict[str, Any]:
         def guard(event: EventData) -> bool:
@@ -151,7 +152,16 @@ class LifecycleMachine:
         return out
 
     def triggers_from(self, state: str) -> tuple[str, ...]:
-        return tuple(self.machine.get_triggers(state))
+        known = self._triggers.get(state)
+        if known is None:
+            known = self._triggers[state] = tuple(self.machine.get_triggers(state))
+        return known
+
+    def reads_fields(self, trigger: str) -> bool:
+        """Whether a guard of ``trigger`` looks at a record's fields (most do not: a caller
+        moving many records may then skip assembling them)."""
+        return any(t.requires or t.conditions for t in self.life.transitions
+                   if t.trigger == trigger)
 
     def fire(self, state: str, trigger: str, fields: Mapping[str, Any]) -> Moved | Refused:
         """Try ``trigger`` on a row in ``state`` with ``fields``; nothing is written here."""

@@ -134,7 +134,8 @@ def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
     text = subject = None
     if lt.status == "send":
         text = renderer.render(lt.kind, letter_context(definition, lt, day))
-        subject = text.lstrip("# ").splitlines()[0][:300] if text.strip() else None
+        # the first line, from a head long enough for the 300 kept (not every line split)
+        subject = text.lstrip("# ")[:301].splitlines()[0][:300] if text.strip() else None
     return {"idempotency_key": lt.key, "campaign_id": lt.campaign, "kind": lt.kind,
             "recipient_id": lt.recipient,
             "obligation_id": ids.get(lt.obligation) if lt.obligation else None,

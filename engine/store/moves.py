@@ -54,12 +54,14 @@ def move_many_in(conn: Connection, kind: str, requests: Sequence[MoveRequest],
     updates: list[dict[str, object]] = []
     audit: list[dict[str, object]] = []
     outcomes: list[Moved | Refused] = []
+    reads = {trigger: machine.reads_fields(trigger) for trigger in {r.trigger for r in requests}}
     for req in requests:
         row = rows.get(req.record_id)
         if row is None:
             raise RecordNotFound(f"{kind} {req.record_id}")
         state, version = current.get(req.record_id, (row.state, row.row_version))
-        outcome = machine.fire(state, req.trigger, fields_of(row, table))
+        outcome = machine.fire(state, req.trigger,
+                               fields_of(row, table) if reads[req.trigger] else {})
         outcomes.append(outcome)
         if isinstance(outcome, Refused):
             continue
