@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from engine.cli import main
 from engine.runtime.timed import local_day, timed_records
 from engine.runtime.timers import TimedRecord, overstayed, timer_key
+from engine.spec.loader import Definition
 from engine.store import definitions, records
-from engine.store.db import connect
+from engine.store.db import Store, connect
 from engine.store.letter_rows import insert_letters
 from engine.store.tables import leads
 from tests.conftest_helpers import copy_example, insert_after
@@ -27,22 +28,39 @@ SECOND_TIMER = ("      - id: forwarded_escalate\n        state: forwarded\n     
                 "        assumption: 测试用：转发后30日仍未立案，报上级督办。\n")
 
 
-@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin"])
-def test_a_record_whose_every_timer_was_acted_on_is_not_read_again(
-        db_url: str, tmp_path: Path, zone: str) -> None:
-    path = copy_example(tmp_path)
-    text = insert_after(path.read_text("utf-8"), "通知要求跟踪督办转发线索的立案情况", SECOND_TIMER)
-    path.write_text(insert_after(text, "published: 2017-10-17", f"timezone: {zone}\n"), "utf-8")
+def three_forwarded_leads(db_url: str, path: Path, entered: datetime) -> tuple[Store, Definition]:
+    """ZJ-1..3, forwarded to Zhejiang at ``entered``, under the campaign at ``path``."""
     assert CliRunner().invoke(main, ["load", str(path), "--db", db_url]).exit_code == 0
     store = connect(db_url)
     def_id, definition = definitions.latest(store, "sourcing_2017")
     records.insert_records(store, "lead", "sourcing_2017", def_id, [
         records.NewRecord(f"ZJ-{n}", COMPLETE, f"ZJ-{n}", "zhejiang_amr") for n in (1, 2, 3)],
         actor="测试", initial_state="forwarded")
-    entered = datetime(2017, 11, 1, 23, 30, tzinfo=UTC)  # already 2 November in Shanghai
-    tz = ZoneInfo(zone)
     with store.engine.begin() as conn:
         conn.execute(update(leads).values(state_since=entered))
+    return store, definition
+
+
+def record_acted(conn: Connection, keys: list[str], entered: datetime) -> None:
+    """The supervision letters of these timer keys, as sent."""
+    insert_letters(conn, [{
+        "idempotency_key": k, "campaign_id": "sourcing_2017", "kind": "supervision",
+        "recipient_id": "zhejiang_amr", "record_kind": "lead",
+        "record_id": int(k.split(":")[4]), "step": 0, "planned_for": TODAY - timedelta(9),
+        "status": "sent", "subject": "督办", "body": "督办", "created_at": entered}
+        for k in keys])
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin"])
+def test_a_record_whose_every_timer_was_acted_on_is_not_read_again(
+        db_url: str, tmp_path: Path, zone: str) -> None:
+    path = copy_example(tmp_path)
+    text = insert_after(path.read_text("utf-8"), "通知要求跟踪督办转发线索的立案情况", SECOND_TIMER)
+    path.write_text(insert_after(text, "published: 2017-10-17", f"timezone: {zone}\n"), "utf-8")
+    entered = datetime(2017, 11, 1, 23, 30, tzinfo=UTC)  # already 2 November in Shanghai
+    store, definition = three_forwarded_leads(db_url, path, entered)
+    tz = ZoneInfo(zone)
+    with store.engine.begin() as conn:
         ids = dict(conn.execute(select(leads.c.natural_key, leads.c.id)).all())
         found, _ = timed_records(conn, definition, TODAY)
         assert sorted(r.ref for r in found) == ["ZJ-1", "ZJ-2",
@@ -58,12 +76,7 @@ def test_a_record_whose_every_timer_was_acted_on_is_not_read_again(
         acted = [key("ZJ-1", "forwarded_unopened"),
                  key("ZJ-1", "forwarded_escalate"),
                  key("ZJ-2", "forwarded_unopened")]
-        insert_letters(conn, [{
-            "idempotency_key": k, "campaign_id": "sourcing_2017", "kind": "supervision",
-            "recipient_id": "zhejiang_amr", "record_kind": "lead",
-            "record_id": int(k.split(":")[4]), "step": 0, "planned_for": TODAY - timedelta(9),
-            "status": "sent", "subject": "督办", "body": "督办", "created_at": entered}
-            for k in acted])
+        record_acted(conn, acted, entered)
         found, recorded = timed_records(conn, definition, TODAY)
     refs = sorted(r.ref for r in found)
     filtered = conn.dialect.name == "postgresql" or zone == "Asia/Shanghai"
@@ -79,26 +92,14 @@ def test_a_state_watched_by_one_timer_reads_only_the_records_it_has_not_acted_on
         db_url: str, tmp_path: Path) -> None:
     """With one timer on the state, the filter alone says what is left: no letter keys are
     read back (the tick skips that join), and nothing acted on comes back."""
-    path = copy_example(tmp_path)
-    assert CliRunner().invoke(main, ["load", str(path), "--db", db_url]).exit_code == 0
-    store = connect(db_url)
-    def_id, definition = definitions.latest(store, "sourcing_2017")
-    records.insert_records(store, "lead", "sourcing_2017", def_id, [
-        records.NewRecord(f"ZJ-{n}", COMPLETE, f"ZJ-{n}", "zhejiang_amr") for n in (1, 2, 3)],
-        actor="测试", initial_state="forwarded")
     entered = datetime(2017, 11, 2, 2, 0, tzinfo=UTC)
+    store, definition = three_forwarded_leads(db_url, copy_example(tmp_path), entered)
     with store.engine.begin() as conn:
-        conn.execute(update(leads).values(state_since=entered))
         found, _ = timed_records(conn, definition, TODAY)
         first = next(r for r in found if r.ref == "ZJ-1")
         timer = next(t for t in definition.campaign.lifecycles.lead.timers  # type: ignore
                      if t.state == "forwarded")
-        done = timer_key("sourcing_2017", timer, first)
-        insert_letters(conn, [{
-            "idempotency_key": done, "campaign_id": "sourcing_2017", "kind": "supervision",
-            "recipient_id": "zhejiang_amr", "record_kind": "lead", "record_id": first.id,
-            "step": 0, "planned_for": TODAY, "status": "sent", "subject": "督办",
-            "body": "督办", "created_at": entered}])
+        record_acted(conn, [timer_key("sourcing_2017", timer, first)], entered)
         found, recorded = timed_records(conn, definition, TODAY)
     assert sorted(r.ref for r in found) == ["ZJ-2", "ZJ-3"] and recorded == set()
     assert {r.ref for _, r, _ in overstayed(definition, found, recorded, TODAY)} == {"ZJ-2",
