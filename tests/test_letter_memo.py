@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import gc
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,16 @@ def env() -> LetterRenderer:
     ("{% macro m() %}{{ varargs }}{% endmacro %}", set()),
     ("{% macro bad() %}{{ lipsum(1) }}{% endmacro %}{% macro m() %}{{ bad() }}{% endmacro %}",
      set()),
+    # filters and tests named by an argument: only Jinja's own, named as constants
+    ("{% macro m(xs) %}{{ xs|map('upper')|join }}{{ xs|selectattr('a', 'equalto', 1)|list }}"
+     "{% endmacro %}", {"m"}),
+    ("{% macro m(xs, f) %}{{ xs|map(f)|join }}{% endmacro %}", set()),
+    ("{% macro m(xs, t) %}{{ xs|select(t)|list }}{% endmacro %}", set()),
+    # a module-level name shadowing what a macro takes for granted
+    ("{% set loop = namespace(n=1) %}{% macro m(xs) %}{% for x in xs %}{{ loop.n }}{% endfor %}"
+     "{% endmacro %}", set()),
+    ("{% macro m() %}{{ loop.index }}{% endmacro %}", set()),
+    ("{% set range = cycler(1, 2) %}{% macro m() %}{{ range(2) }}{% endmacro %}", set()),
     # includes and imports inside the macro
     ('{% macro m() %}{% include "x.j2" %}{% endmacro %}', set()),
     ('{% import "x.j2" as x %}{% macro m() %}{{ x.y }}{% endmacro %}', set()),
@@ -57,10 +68,12 @@ def test_a_shared_macro_is_remembered_only_when_its_text_follows_from_its_argume
     assert pure_macros(env().env, source) == pure
 
 
-def test_a_filter_replaced_by_the_deployment_is_not_trusted() -> None:
+def test_a_filter_or_global_replaced_by_the_deployment_is_not_trusted() -> None:
     renderer = env()
     renderer.env.filters["upper"] = lambda s: s  # not Jinja's own any more
-    assert pure_macros(renderer.env, "{% macro m(a) %}{{ a|upper }}{% endmacro %}") == set()
+    renderer.env.globals["range"] = lambda n: [n]
+    assert pure_macros(renderer.env, "{% macro m(a) %}{{ a|upper }}{% endmacro %}"
+                                     "{% macro r() %}{{ range(2) }}{% endmacro %}") == set()
 
 
 def render_twice(parts: str, letter: str, **ctx: object) -> tuple[str, str]:
@@ -93,6 +106,58 @@ def test_equal_arguments_of_different_types_are_not_confused(args: str, expected
         '{% from "parts.j2" import show %}{% for a in [' + args + '] %}'
         "{{ show(a) }}{{ '|' if not loop.last }}{% endfor %}")
     assert plain == batched == expected
+
+
+@pytest.mark.parametrize(("letter", "ctx", "expected"), [
+    # arguments the letter changes between two calls: a loop, a namespace, a cycler
+    ("{% for x in [1, 2, 3] %}{{ show(loop.index) }}{{ show2(loop) }}{% endfor %}", {},
+     "112233"),
+    ("{% set ns = namespace(index=1) %}{{ show2(ns) }}{% set ns.index = 2 %}{{ show2(ns) }}",
+     {}, "12"),
+    ("{% set c = cycler('甲', '乙') %}{{ show3(c) }}{{ c.next() and '' }}{{ show3(c) }}", {},
+     "甲乙"),
+    # equal, printed differently
+    ("{{ show(0.0) }}|{{ show(-0.0) }}", {}, "0.0|-0.0"),
+    ("{{ show(a) }}|{{ show(b) }}", {"a": datetime(2024, 1, 1, 8, tzinfo=timezone(
+        timedelta(hours=8))), "b": datetime(2024, 1, 1, tzinfo=UTC)},
+     "2024-01-01 08:00:00+08:00|2024-01-01 00:00:00+00:00"),
+    # the caller's autoescape, both ways round
+    ("{{ show('<b>') }}|{% autoescape true %}{{ show('<b>') }}{% endautoescape %}", {},
+     "<b>|<b>"),
+    ("{% autoescape true %}{{ show('<b>') }}{% endautoescape %}|{{ show('<b>')|e }}", {},
+     "<b>|&lt;b&gt;"),
+    # plain data in a container: remembered, and still right
+    ("{{ show2(d) }}{{ show2(d) }}", {"d": {"index": ["甲", {"乙": 1}]}},
+     "['甲', {'乙': 1}]['甲', {'乙': 1}]"),
+])
+def test_a_remembered_call_says_what_a_real_one_would(
+        letter: str, ctx: dict[str, object], expected: str) -> None:
+    plain, batched = render_twice(
+        "{% macro show(a) %}{{ a }}{% endmacro %}{% macro show2(a) %}{{ a.index }}{% endmacro %}"
+        "{% macro show3(a) %}{{ a.current }}{% endmacro %}",
+        '{% from "parts.j2" import show, show2, show3 %}' + letter, **ctx)
+    assert plain == batched == expected
+
+
+def test_a_batch_inside_a_batch_keeps_the_outer_ones_memory() -> None:
+    memo = env().env.memo
+    with memo.active():
+        outer = memo.said
+        with memo.active():
+            assert memo.said is outer
+        assert memo.said is outer
+    assert memo.said is None
+
+
+def test_a_letters_own_macros_are_not_held_after_it_is_rendered() -> None:
+    renderer = env()
+    renderer.env.loader = DictLoader({"letter.j2": "{% macro m() %}甲{% endmacro %}{{ m() }}"})
+    renderer.overrides["reminder"] = "letter.j2"
+    with renderer.batch():
+        for _ in range(50):
+            assert renderer.render("reminder", {}) == "甲"
+    gc.collect()
+    assert len(renderer.env.memo._pure) <= 1  # the last one may linger until collected
 
 
 def test_keyword_and_positional_calls_are_not_confused() -> None:

@@ -59,11 +59,13 @@ class _LetterEnvironment(ImmutableSandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """The sandbox's call, or a pure shared macro's remembered text."""
         memo = __self.memo
-        if memo.said is None or (key := memo.key(__self, __obj, args, kwargs)) is None:
+        if memo.said is None or (key := memo.key(
+                __self, __obj, args, kwargs, __context.eval_ctx.autoescape)) is None:
             return super().call(__context, __obj, *args, **kwargs)
         if key in memo.said:
             return memo.said[key]
-        return memo.remember(key, super().call(__context, __obj, *args, **kwargs), args, kwargs)
+        return memo.remember(key, super().call(__context, __obj, *args, **kwargs), __obj,
+                             args, kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict:
