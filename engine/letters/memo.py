@@ -65,8 +65,9 @@ def pure_macros(env: Environment, source: str) -> frozenset[str]:
     arguments alone (see the module docstring for the rules)."""
     tree = env.parse(source)
     macros = {m.name: m for m in tree.body if isinstance(m, nodes.Macro)}
+    in_macros = {id(n) for m in tree.find_all(nodes.Macro) for n in m.find_all(nodes.Name)}
     variables = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "store"
-                 and not _inside_macro(tree, n)}
+                 and id(n) not in in_macros}
     for imp in tree.find_all((nodes.Import, nodes.FromImport)):
         variables |= ({imp.target} if isinstance(imp, nodes.Import)
                       else {n if isinstance(n, str) else n[1] for n in imp.names})
@@ -79,10 +80,6 @@ def pure_macros(env: Environment, source: str) -> frozenset[str]:
                 pure.discard(name)
                 changed = True
     return frozenset(pure)
-
-
-def _inside_macro(tree: nodes.Template, target: nodes.Node) -> bool:
-    return any(target is n for m in tree.find_all(nodes.Macro) for n in m.find_all(nodes.Name))
 
 
 def _is_pure(env: Environment, macro: nodes.Macro, pure: set[str], variables: set[str]) -> bool:
