@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import Connection, select, update
 
 from engine.cli import main
-from engine.runtime.timed import local_day, timed_records
+from engine.runtime.timed import _queries_for, local_day, timed_records
 from engine.runtime.timers import TimedRecord, overstayed, timer_key
 from engine.spec.loader import Definition
 from engine.store import definitions, records
@@ -104,3 +104,18 @@ def test_a_state_watched_by_one_timer_reads_only_the_records_it_has_not_acted_on
     assert sorted(r.ref for r in found) == ["ZJ-2", "ZJ-3"] and recorded == set()
     assert {r.ref for _, r, _ in overstayed(definition, found, recorded, TODAY)} == {"ZJ-2",
                                                                                      "ZJ-3"}
+
+
+def test_on_postgresql_each_waiting_record_is_looked_up_not_every_letter_read(
+        pg_url: str, tmp_path: Path) -> None:
+    """PostgreSQL would turn the "no letter yet" filter into an anti join that reads every
+    letter ever written, a cost that grows with the campaign's history; each record's key is
+    to be looked up in the letters' unique index instead."""
+    store, definition = three_forwarded_leads(pg_url, copy_example(tmp_path),
+                                              datetime(2017, 11, 2, 2, 0, tzinfo=UTC))
+    with store.engine.connect() as conn:
+        for kind, state, _, query in _queries_for(definition, "postgresql"):
+            compiled = query.compile(dialect=conn.dialect)
+            params = {**compiled.params, "cutoff": datetime(2017, 12, 20, tzinfo=UTC)}
+            plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {compiled}", params).scalars())
+            assert "SubPlan" in plan and "Anti Join" not in plan, (kind, state, plan)
