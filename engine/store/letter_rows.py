@@ -8,24 +8,39 @@ from sqlalchemy.dialects import postgresql
 from engine.store.db import bind_converter
 from engine.store.tables import letters
 
+STAGING = "letters_staged"
+"""The session's temporary table a PostgreSQL batch of letters is copied into (dropped at
+commit)."""
+
 
 def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
     """Insert the letters whose key is new; returns how many went in.
 
-    PostgreSQL counts through RETURNING (rowcount is -1 under psycopg for this statement).
-    SQLite sends one ``INSERT OR IGNORE`` to the driver's executemany, whose row count sums
-    the rows actually inserted, with the values converted as SQLAlchemy would store them:
-    through SQLAlchemy's own executemany, a national tick's thousand letters cost about
-    three times as much."""
+    Each dialect takes the batch the cheapest way that still skips a key already there and
+    counts only the rows it inserted (a national tick writes about a thousand letters, most
+    of them a page of text):
+
+    - SQLite: one ``INSERT OR IGNORE`` to the driver's executemany, whose row count sums the
+      rows inserted, with the values converted as SQLAlchemy would store them. Through
+      SQLAlchemy's own executemany it cost about three times as much.
+    - PostgreSQL under psycopg: ``COPY`` into a temporary table, then one ``INSERT … SELECT …
+      ON CONFLICT DO NOTHING`` from it, 36 ms for a thousand letters. SQLAlchemy's one
+      ``VALUES`` list of 14,000 placeholders took 170 ms, most of it psycopg re-parsing the
+      statement; psycopg's pipelined executemany took 45 ms, but over TCP it stalled for
+      200 ms in about half the runs (the server logged no slow statement).
+    - Other PostgreSQL drivers: SQLAlchemy's insert, counted through RETURNING."""
     if not rows:
         return 0
-    if conn.dialect.name == "postgresql":
+    dialect = conn.dialect
+    columns = list(rows[0])
+    if dialect.name == "postgresql":
+        if dialect.driver == "psycopg":
+            return _copy_in(conn, columns, rows)
         stmt = postgresql.insert(letters).on_conflict_do_nothing(
             index_elements=["idempotency_key"]).returning(letters.c.id)
         return len(conn.execute(stmt, rows).all())
-    columns = list(rows[0])
     convert = [(at, f) for at, name in enumerate(columns)
-               if (f := bind_converter(letters, name, conn.dialect)) is not None]
+               if (f := bind_converter(letters, name, dialect)) is not None]
     values = []
     for row in rows:
         value = [row[c] for c in columns]
@@ -36,6 +51,25 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
     return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
         f"INSERT OR IGNORE INTO letters ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' * len(columns))})", values).rowcount)
+
+
+def _copy_in(conn: Connection, columns: list[str], rows: list[dict[str, object]]) -> int:
+    """PostgreSQL (psycopg): the rows through ``COPY`` and a temporary table, in ``rows``'
+    order. The staging table has the letters' columns without their constraints; it is
+    emptied by the statement that moves its rows on, and dropped at commit, so a later
+    transaction on the same connection (or a pooler's) starts without it."""
+    names = ", ".join(columns)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DROP AS "
+                         "SELECT * FROM letters WITH NO DATA")
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+            f"COPY {STAGING} (id, {names}) FROM STDIN") as copy:
+        for at, row in enumerate(rows):  # id: the row's place, for the order of insertion
+            copy.write_row((at, *[row[c] for c in columns]))
+    return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
+        f"WITH staged AS (DELETE FROM {STAGING} RETURNING id, {names}) "
+        f"INSERT INTO letters ({names}) SELECT {names} FROM staged ORDER BY id "
+        "ON CONFLICT (idempotency_key) DO NOTHING").rowcount)
 
 
 def sqlite_write_lock(conn: Connection, table: str = "letters") -> None:

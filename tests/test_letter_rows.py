@@ -1,0 +1,104 @@
+"""Writing letter rows, on SQLite and PostgreSQL alike: a key already recorded is skipped, the
+count says how many rows really went in, and every value comes back as it was given.
+
+Each dialect writes a batch its own way (see ``engine/store/letter_rows.py``): SQLite through
+the driver's executemany, PostgreSQL through ``COPY`` and a temporary table. These tests hold
+both to the same behaviour, because the tick's summary and the "never twice" promise rest on
+that count.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+
+from engine.store.db import Store, connect
+from engine.store.letter_rows import insert_letters
+from engine.store.tables import letters
+
+CREATED = datetime(2017, 10, 24, 1, 30, 15, 123456, tzinfo=UTC)
+BODY = "# 督办函\n\n浙江省市场监督管理局：\n\n请于2017年10月31日前报送线索核查情况。\n"
+
+
+def letter(key: str, **changes: object) -> dict[str, object]:
+    """A supervision letter as the tick writes one (an obligation's letters also name it)."""
+    row: dict[str, object] = {
+        "idempotency_key": key, "campaign_id": "sourcing_2017", "kind": "supervision",
+        "recipient_id": "zhejiang_amr", "record_kind": "lead", "record_id": 7, "step": 0,
+        "planned_for": date(2017, 10, 24), "status": "planned", "subject": "督办函",
+        "body": BODY, "created_at": CREATED}
+    row.update(changes)
+    return row
+
+
+def stored(store: Store) -> list[tuple[object, ...]]:
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(
+            letters.c.idempotency_key, letters.c.kind, letters.c.planned_for, letters.c.status,
+            letters.c.body, letters.c.created_at, letters.c.record_id,
+            letters.c.obligation_id).order_by(letters.c.id))]
+
+
+def test_a_batch_goes_in_once_and_a_rerun_inserts_nothing(db_url: str) -> None:
+    store = connect(db_url)
+    batch = [letter(f"sourcing_2017:timer:t:lead:{n}:2017-10-10", record_id=n)
+             for n in range(1, 301)]
+    with store.engine.begin() as conn:
+        assert insert_letters(conn, batch) == 300
+    first = stored(store)
+    with store.engine.begin() as conn:
+        assert insert_letters(conn, batch) == 0
+    assert stored(store) == first
+
+
+def test_only_new_keys_count_in_the_order_given_and_a_key_twice_in_a_batch_once(
+        db_url: str) -> None:
+    store = connect(db_url)
+    with store.engine.begin() as conn:
+        insert_letters(conn, [letter("k:2"), letter("k:4")])
+    with store.engine.begin() as conn:
+        written = insert_letters(conn, [letter("k:5"), letter("k:4"), letter("k:1"),
+                                        letter("k:2"), letter("k:3"), letter("k:1")])
+    assert written == 3
+    assert [row[0] for row in stored(store)] == ["k:2", "k:4", "k:5", "k:1", "k:3"]
+
+
+def test_values_come_back_as_given_from_batches_of_different_columns_in_one_transaction(
+        db_url: str) -> None:
+    """The tick writes its letters and then its ``fire`` rows (no obligation, no text) in the
+    same transaction: the second batch must not pick up anything of the first."""
+    store = connect(db_url)
+    with store.engine.begin() as conn:
+        assert insert_letters(conn, [letter("send:1"), letter("send:2", record_id=None,
+                                                              record_kind=None)]) == 2
+        assert insert_letters(conn, [letter("fire:1", kind="fire", status="done",
+                                            subject=None, body=None)]) == 1
+    rows = stored(store)
+    assert [r[:5] for r in rows] == [
+        ("send:1", "supervision", date(2017, 10, 24), "planned", BODY),
+        ("send:2", "supervision", date(2017, 10, 24), "planned", BODY),
+        ("fire:1", "fire", date(2017, 10, 24), "done", None)]
+    assert [r[6:] for r in rows] == [(7, None), (None, None), (7, None)]
+    for row in rows:  # the instant survives, whether the backend hands it back naive-UTC
+        at = row[5]
+        assert isinstance(at, datetime)
+        assert (at if at.tzinfo else at.replace(tzinfo=UTC)) == CREATED
+
+
+def test_a_rolled_back_batch_leaves_nothing_and_the_next_one_goes_in(db_url: str) -> None:
+    store = connect(db_url)
+    with store.engine.connect() as conn:
+        with conn.begin() as tx:
+            assert insert_letters(conn, [letter("a"), letter("b")]) == 2
+            tx.rollback()
+        with conn.begin():  # the same connection: nothing staged is left over from before
+            assert insert_letters(conn, [letter("b"), letter("c")]) == 2
+    assert [row[0] for row in stored(store)] == ["b", "c"]
+
+
+def test_an_empty_batch_writes_nothing(db_url: str) -> None:
+    store = connect(db_url)
+    with store.engine.begin() as conn:
+        assert insert_letters(conn, []) == 0
+    assert stored(store) == []
