@@ -309,17 +309,22 @@ def write_xlsx(path: Path, n: int) -> Path:
 
 def import_db(root: Path, tag: str) -> str:
     """A fresh store with sourcing_2017 loaded (untimed), for one import."""
+    db = root / f"import-{tag}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return load_import_campaign(f"sqlite:///{db}")
+
+
+def load_import_campaign(url: str) -> str:
+    """``url`` with sourcing_2017 loaded into it, the campaign the imports go to."""
     from engine.spec.loader import load_definition
     from engine.store import definitions as defs
     from engine.store.db import connect
 
-    db = root / f"import-{tag}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    store = connect(f"sqlite:///{db}")
+    store = connect(url)
     defs.register(store, load_definition(ROOT / "campaigns/sourcing_2017.yaml"), actor="bench")
     store.engine.dispose()
-    return f"sqlite:///{db}"
+    return url
 
 
 def import_rate(path: Path, url: str, rows: int) -> float:
@@ -336,9 +341,12 @@ def import_rate(path: Path, url: str, rows: int) -> float:
             if exc.code:
                 raise
     elapsed = time.perf_counter() - start
-    db = url.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        stored = conn.execute("SELECT count(*) FROM leads").fetchone()[0]
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM leads")).scalar_one()
+    engine.dispose()
     if stored != rows:
         raise AssertionError(f"import stored {stored} of {rows} rows")
     return rows / elapsed

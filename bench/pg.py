@@ -1,4 +1,4 @@
-"""The tick on PostgreSQL, on the same data as the SQLite run.
+"""The tick and the lead import on PostgreSQL, on the same data as the SQLite run.
 
 A throw-away database is created next to the one the URL names (so a shared test database is
 never touched), the schema built by the engine's own migrations and the generated SQLite tables
@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from bench.generate import CAMPAIGN, TICK_AT, Scenario
-from bench.measures import Timing, _repeat
+from bench.measures import Timing, _repeat, import_rate, load_import_campaign
 from engine.store.tables import metadata
 
 TABLES = tuple(t.name for t in metadata.sorted_tables)
@@ -106,4 +107,18 @@ def pg_tick_time(scenario: Scenario, url: str, runs: int = 3) -> Timing:
         with admin.connect() as conn:
             for db in (name, template):
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def pg_import_rate(path: Path, url: str, rows: int) -> float:
+    """Rows/s of ``campaign lead import`` of ``path`` into a fresh PostgreSQL database."""
+    name = f"campaign_bench_{os.getpid()}_import"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        _recreate(admin, name)
+        target = make_url(url).set(database=name).render_as_string(hide_password=False)
+        return import_rate(path, load_import_campaign(target), rows)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
