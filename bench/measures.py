@@ -17,14 +17,23 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext, redirect_stderr, redirect_stdout
+from collections.abc import Callable, Iterator
+from contextlib import (
+    AbstractContextManager,
+    contextmanager,
+    nullcontext,
+    redirect_stderr,
+    redirect_stdout,
+)
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.generate import CAMPAIGN, ROOT, TICK_AT, TICK_DAY, Scenario, province_ids
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
 
 PYTHON = sys.executable
 
@@ -65,26 +74,18 @@ class PlainLetters:
 
 def tick_time(scenario: Scenario, runs: int = 3, *, profile: Path | None = None,
               plain_letters: bool = False) -> Timing:
-    """``tick(store, campaign, at)`` as a daemon's next tick runs it: one engine and one parsed
-    definition for every run, the statements compiled by an earlier (untimed) tick. Each run
-    gets a fresh copy of the database under the same path, the engine's pool emptied first,
-    so nothing read by one run is still held for the next."""
+    """The SQLite tick, timed by :func:`warm_ticks`, each run on a fresh copy of the database
+    under the same path. ``profile``: write the first timed run's cProfile there;
+    ``plain_letters``: one-line letters instead of the templates (the diagnostic row)."""
     from engine.runtime import tick as tick_module
-    from engine.runtime.tick import tick
-    from engine.store import definitions as defs
     from engine.store.db import connect
 
     real_renderer = tick_module.renderer_for
     db = _fresh_copy(scenario.db_path, "tick")
-    store = connect(f"sqlite:///{db}")
-    defs.latest(store, CAMPAIGN)  # parse the definition outside the clock
-    expected = sum(scenario.due.values()) - scenario.due["decided cases (fire close)"]
 
-    def once(i: int) -> float:
-        store.engine.dispose()
-        _fresh_copy(scenario.db_path, "tick")
-        with store.engine.connect() as conn:  # the pool holds a connection, as a daemon's does
-            conn.exec_driver_sql("SELECT 1")
+    @contextmanager
+    def around(i: int) -> Iterator[None]:
+        prof = None
         if profile is not None and i == 0:
             import cProfile
 
@@ -93,14 +94,38 @@ def tick_time(scenario: Scenario, runs: int = 3, *, profile: Path | None = None,
         if plain_letters:
             tick_module.renderer_for = lambda _definition: PlainLetters()  # type: ignore
         try:
+            yield
+        finally:
+            tick_module.renderer_for = real_renderer
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(str(profile))
+
+    return warm_ticks(connect(f"sqlite:///{db}"), scenario, runs,
+                      lambda: _fresh_copy(scenario.db_path, "tick"), around)
+
+
+def warm_ticks(store: Store, scenario: Scenario, runs: int, restore: Callable[[], object],
+               around: Callable[[int], AbstractContextManager[None]] | None = None) -> Timing:
+    """``tick(store, campaign, at)`` as a daemon's next tick runs it: one engine and one parsed
+    definition for every run, the statements compiled by an earlier (untimed) tick. Before
+    each run the engine's pool is emptied and ``restore`` puts the untouched data back, so
+    nothing read by one run is still held for the next; ``around(i)`` wraps timed run ``i``."""
+    from engine.runtime.tick import tick
+    from engine.store import definitions as defs
+
+    expected = sum(scenario.due.values()) - scenario.due["decided cases (fire close)"]
+
+    def once(i: int) -> float:
+        store.engine.dispose()
+        restore()
+        with store.engine.connect() as conn:  # the pool holds a connection, as a daemon's does
+            conn.exec_driver_sql("SELECT 1")
+        defs.latest(store, CAMPAIGN)  # the definition parsed outside the clock
+        with around(i) if around is not None else nullcontext():
             start = time.perf_counter()
             summary = tick(store, CAMPAIGN, TICK_AT)
             elapsed = time.perf_counter() - start
-        finally:
-            tick_module.renderer_for = real_renderer
-        if profile is not None and i == 0:
-            prof.disable()
-            prof.dump_stats(str(profile))
         if summary.sent != expected:
             raise AssertionError(f"tick sent {summary.sent} letters, expected {expected}")
         return elapsed

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from bench.generate import CAMPAIGN, TICK_AT, Scenario
-from bench.measures import Timing, _repeat, import_rate, load_import_campaign
+from bench.generate import Scenario
+from bench.measures import Timing, import_rate, load_import_campaign, warm_ticks
 from engine.store.tables import metadata
 
 TABLES = tuple(t.name for t in metadata.sorted_tables)
@@ -68,15 +67,13 @@ def _recreate(admin: Engine, name: str, template: str | None = None) -> None:
 
 
 def pg_tick_time(scenario: Scenario, url: str, runs: int = 3) -> Timing:
-    """The tick on a copy of ``scenario`` in PostgreSQL, timed as :func:`tick_time` times it
-    on SQLite (needs the right to create databases; all but ``url``'s are dropped after)."""
-    from engine.runtime.tick import tick
-    from engine.store import definitions as defs
+    """The tick on a copy of ``scenario`` in PostgreSQL, timed as on SQLite (:func:`warm_ticks`),
+    each run on a database re-created from the copy. Needs the right to create databases; all
+    but ``url``'s are dropped after."""
     from engine.store.db import connect
 
     template, name = f"campaign_bench_{os.getpid()}_data", f"campaign_bench_{os.getpid()}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    expected = sum(scenario.due.values()) - scenario.due["decided cases (fire close)"]
     try:
         _recreate(admin, template)
         data = make_url(url).set(database=template).render_as_string(hide_password=False)
@@ -84,25 +81,7 @@ def pg_tick_time(scenario: Scenario, url: str, runs: int = 3) -> Timing:
         _copy(scenario, data)
         _recreate(admin, name, template)
         store = connect(make_url(url).set(database=name).render_as_string(hide_password=False))
-
-        def once(_: int) -> float:
-            store.engine.dispose()
-            _recreate(admin, name, template)
-            with store.engine.connect() as conn:  # the pool holds a connection, as a daemon's
-                conn.exec_driver_sql("SELECT 1")
-            defs.latest(store, CAMPAIGN)  # parsed outside the clock
-            start = time.perf_counter()
-            summary = tick(store, CAMPAIGN, TICK_AT)
-            elapsed = time.perf_counter() - start
-            if summary.sent != expected:
-                raise AssertionError(f"tick sent {summary.sent} letters, expected {expected}")
-            return elapsed
-
-        try:
-            once(-1)  # the earlier tick: compiles the statements
-            return _repeat(once, runs)
-        finally:
-            store.engine.dispose()
+        return warm_ticks(store, scenario, runs, lambda: _recreate(admin, name, template))
     finally:
         with admin.connect() as conn:
             for db in (name, template):
