@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, Table, create_engine, event, make_url
+from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, make_url
 
 from engine.store import migrate
 
@@ -27,6 +27,21 @@ def bind_converter(table: Table, column: str, dialect: Dialect,
     for statements sent to the driver directly; None where the value goes as it is."""
     kind = table.c[column].type
     return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+def copy_path(conn: Connection) -> bool:
+    """Whether batches may go through ``COPY`` and a temporary staging table here: PostgreSQL
+    under psycopg, with the right to create temporary tables. Hardened deployments revoke
+    ``TEMPORARY`` from ``PUBLIC``; the writers then take SQLAlchemy's slower portable path
+    instead of failing every day. Asked once per pooled connection."""
+    dialect = conn.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+        return False
+    info = conn.connection.info
+    if "copy_path" not in info:
+        info["copy_path"] = bool(conn.exec_driver_sql(
+            "SELECT has_database_privilege(current_database(), 'TEMPORARY')").scalar())
+    return bool(info["copy_path"])
 
 
 class StoreError(Exception):

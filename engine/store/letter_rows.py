@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
-from engine.store.db import bind_converter
+from engine.store.db import bind_converter, copy_path
 from engine.store.tables import letters
 
 STAGING = "letters_staged"
@@ -28,13 +28,14 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
       ``VALUES`` list of 14,000 placeholders took 170 ms, most of it psycopg re-parsing the
       statement; psycopg's pipelined executemany took 45 ms, but over TCP it stalled for
       200 ms in about half the runs (the server logged no slow statement).
-    - Other PostgreSQL drivers: SQLAlchemy's insert, counted through RETURNING."""
+    - Other PostgreSQL drivers, or a role that may not create temporary tables:
+      SQLAlchemy's insert, counted through RETURNING."""
     if not rows:
         return 0
     dialect = conn.dialect
     columns = list(rows[0])
     if dialect.name == "postgresql":
-        if dialect.driver == "psycopg":
+        if copy_path(conn):
             return _copy_in(conn, columns, rows)
         stmt = postgresql.insert(letters).on_conflict_do_nothing(
             index_elements=["idempotency_key"]).returning(letters.c.id)

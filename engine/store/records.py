@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, Table, insert, select, update
 
 from engine.records.lifecycle import LifecycleMachine, Moved, Refused
 from engine.store.bulk import PostgresBulk, SqliteBulk, jsonable, value_columns
-from engine.store.db import Store
+from engine.store.db import Store, copy_path
 from engine.store.tables import RECORD_TABLES, events
 
 BATCH = 5000
@@ -111,7 +111,7 @@ def _fast_path(conn: Connection, table: Table, fixed: Mapping[str, Any],
     """The dialect's bulk path (see :mod:`engine.store.bulk`), if it has one."""
     if conn.dialect.name == "sqlite":
         return SqliteBulk(conn, table, fixed, event)
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+    if copy_path(conn):
         return PostgresBulk(conn, table, fixed, event)
     return None
 
@@ -122,10 +122,11 @@ def insert_records(store: Store, kind: str, campaign_id: str, definition_id: int
                    bulk: bool | None = None) -> Inserted:
     """Insert all new records in ONE transaction; a natural key seen before is a duplicate.
 
-    Each inserted record gets one ``create`` event. On SQLite, and on PostgreSQL under
-    psycopg, the rows go through the dialect's path in :mod:`engine.store.bulk` unless
-    ``bulk`` is False; elsewhere, or with ``bulk=False``, through SQLAlchemy Core. Both store
-    the same values (tests/test_import_speed_paths.py compares them column by column).
+    Each inserted record gets one ``create`` event. On SQLite, and on PostgreSQL where
+    :func:`~engine.store.db.copy_path` allows, the rows go through the dialect's path in
+    :mod:`engine.store.bulk` unless ``bulk`` is False; elsewhere, or with ``bulk=False``,
+    through SQLAlchemy Core. Both store the same values (tests/test_import_speed_paths.py
+    compares them row by row).
     """
     table = RECORD_TABLES[kind]
     now = datetime.now(UTC)
