@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, make_url
 
 from engine.cli import main
 
@@ -122,3 +125,28 @@ def describe_failure(result: Result) -> str:
     if result.exc_info and not isinstance(result.exception, SystemExit):
         text += "\n" + "".join(traceback.format_exception(*result.exc_info))
     return text
+
+
+@contextmanager
+def role_without_temp(pg_url: str) -> Iterator[str]:
+    """A login role on ``pg_url``'s database that may read and write the store's tables but
+    not create temporary tables (``TEMPORARY`` revoked from ``PUBLIC``, as hardened servers
+    do); yields its URL and drops the role after. The schema must exist already."""
+    url = make_url(pg_url)
+    role = f"no_temp_{url.database}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for grant in (f'CREATE ROLE "{role}" LOGIN',
+                          f'REVOKE TEMPORARY ON DATABASE "{url.database}" FROM PUBLIC',
+                          f'GRANT USAGE ON SCHEMA public TO "{role}"',
+                          "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public"
+                          f' TO "{role}"',
+                          f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"'):
+                conn.exec_driver_sql(grant)
+        yield url.set(username=role).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
+            conn.exec_driver_sql(f'DROP ROLE "{role}"')
+        admin.dispose()

@@ -3,8 +3,8 @@
 Covered: a healthy SQLite database (every check runs, exit 0, nothing written), a database left
 at an old schema version (an error naming ``campaign db upgrade``, and the doctor does not upgrade
 it itself), an unreachable PostgreSQL server whose URL holds a password (an error that never
-prints the password, in text or JSON), a missing SQLite file (reported, not created), and an
-outbox that cannot be written.
+prints the password, in text or JSON), a missing SQLite file (reported, not created), an
+outbox that cannot be written, and a PostgreSQL role whose bulk writes take the slow path.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from sqlalchemy import create_engine
 
 from engine.cli import main
 from engine.store import migrate
+from engine.store.db import connect
 from tests.conftest import CAMPAIGNS
+from tests.conftest_helpers import role_without_temp
 
 SECRET = "s3cret-Pw-9"
 
@@ -85,3 +87,15 @@ def test_an_outbox_that_is_a_file_is_an_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     said = doctor("--db", url, "--outbox", str(blocker))
     assert said.exit_code == 1 and "[错误] 发件目录" in said.output
+
+
+def test_a_postgresql_role_without_temporary_tables_is_warned_of_slower_bulk_writes(
+        pg_url: str) -> None:
+    connect(pg_url).engine.dispose()  # the schema, as the server's superuser
+    fast = json.loads(doctor("--db", pg_url, "--format", "json").output)["checks"]
+    assert [c["level"] for c in fast if c["name"] == "批量写入"] == ["ok"]
+    with role_without_temp(pg_url) as limited:
+        result = doctor("--db", limited, "--format", "json")
+    found = [c for c in json.loads(result.output)["checks"] if c["name"] == "批量写入"]
+    assert [c["level"] for c in found] == ["warning"] and result.exit_code == 0
+    assert "不能在库" in found[0]["message"] and "GRANT TEMPORARY" in found[0]["fix"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import make_url, select
+from sqlalchemy import select
 
 from engine.spec.loader import load_definition
 from engine.store import definitions, records
@@ -19,6 +19,7 @@ from engine.store.db import Store, connect, copy_path
 from engine.store.letter_rows import insert_letters
 from engine.store.tables import letters
 from tests.conftest import CAMPAIGNS
+from tests.conftest_helpers import role_without_temp
 
 CREATED = datetime(2017, 10, 24, 1, 30, 15, 123456, tzinfo=UTC)
 BODY = "# 督办函\n\n浙江省市场监督管理局：\n\n请于2017年10月31日前报送线索核查情况。\n"
@@ -117,32 +118,19 @@ def test_a_postgresql_role_that_may_not_create_temporary_tables_still_writes(
                                   actor="测试").definition_id
     with store.engine.connect() as conn:
         assert copy_path(conn)  # the superuser may: the fast path is the usual one
-    url = make_url(pg_url)
-    role = f"no_temp_{url.database}"
-    grants = [f'CREATE ROLE "{role}" LOGIN',
-              f'REVOKE TEMPORARY ON DATABASE "{url.database}" FROM PUBLIC',
-              f'GRANT USAGE ON SCHEMA public TO "{role}"',
-              f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO "{role}"',
-              f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"']
-    with store.engine.begin() as conn:
-        for grant in grants:
-            conn.exec_driver_sql(grant)
-    limited = connect(url.set(username=role).render_as_string(hide_password=False))
-    try:
-        with limited.engine.begin() as conn:
-            assert not copy_path(conn)
-            assert insert_letters(conn, [letter("a"), letter("b")]) == 2
-        with limited.engine.begin() as conn:
-            assert insert_letters(conn, [letter("b"), letter("c")]) == 1
-        done = records.insert_records(
-            limited, "lead", "sourcing_2017", def_id,
-            [records.NewRecord(f"K{n % 3}", {"mark": f"商标{n}"}) for n in range(5)],
-            actor="测试", initial_state="collected")
-        assert (done.inserted, done.duplicates) == (3, ["K0", "K1"])
-    finally:
-        limited.engine.dispose()
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
-            conn.exec_driver_sql(f'DROP ROLE "{role}"')
-        store.engine.dispose()
+    with role_without_temp(pg_url) as limited_url:
+        limited = connect(limited_url)
+        try:
+            with limited.engine.begin() as conn:
+                assert not copy_path(conn)
+                assert insert_letters(conn, [letter("a"), letter("b")]) == 2
+            with limited.engine.begin() as conn:
+                assert insert_letters(conn, [letter("b"), letter("c")]) == 1
+            done = records.insert_records(
+                limited, "lead", "sourcing_2017", def_id,
+                [records.NewRecord(f"K{n % 3}", {"mark": f"商标{n}"}) for n in range(5)],
+                actor="测试", initial_state="collected")
+            assert (done.inserted, done.duplicates) == (3, ["K0", "K1"])
+        finally:
+            limited.engine.dispose()
     assert [row[0] for row in stored(store)] == ["a", "b", "c"]

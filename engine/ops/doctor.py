@@ -127,6 +127,33 @@ def check_migrations(engine: Engine) -> Check:
                  "备份数据库后运行 campaign db upgrade")
 
 
+def check_bulk_writes(engine: Engine) -> Check | None:
+    """PostgreSQL only: may the role stage batches in temporary tables (the ``COPY`` paths of
+    imports and the daily letters), or will they take the slower portable way?"""
+    from sqlalchemy import Connection
+
+    from engine.store.db import copy_path
+
+    if engine.dialect.name != "postgresql":
+        return None
+    name = "批量写入"
+    try:
+        conn: Connection
+        with engine.connect() as conn:
+            fast = copy_path(conn)
+            who = conn.exec_driver_sql("SELECT current_user, current_database()").one()
+    except Exception as exc:
+        return Check(name, Level.WARNING,
+                     f"无法查询临时表权限：{_scrub(str(exc), str(engine.url))}")
+    if fast or engine.dialect.driver != "psycopg":
+        how = "COPY 经临时表" if fast else "通用方式（驱动不是 psycopg）"
+        return Check(name, Level.OK, f"导入和每日文书批量写入走{how}")
+    return Check(name, Level.WARNING,
+                 f"数据库账号 {who[0]} 不能在库 {who[1]} 中创建临时表：导入和每日文书改走较慢的"
+                 "通用写入方式（导入约慢三倍），结果相同",
+                 f'如允许，由管理员执行 GRANT TEMPORARY ON DATABASE "{who[1]}" TO "{who[0]}"')
+
+
 def _revisions() -> list[object]:
     from alembic.script import ScriptDirectory
 
@@ -240,6 +267,8 @@ def diagnose(db_url: str | None = None, *, outbox: Path | None = None,
     if engine is not None:
         try:
             checks += [check_migrations(engine), check_scheduler(engine, now)]
+            if (bulk := check_bulk_writes(engine)) is not None:
+                checks.append(bulk)
         finally:
             engine.dispose()
     checks += [check_timezone(), check_calendar(now.date()), check_templates()]
