@@ -30,8 +30,10 @@ from engine.intake import (
     write_xlsx,
 )
 from engine.intake.headers import ALIASES, VALUE_LABELS, YUAN_HEADERS, normalise_header
+from engine.intake.rows import MAX_KEY, MAX_NUMBER
 from engine.spec.fields import RECORD_FIELDS
 from engine.spec.model import FieldDef, Id
+from engine.store.tables import cases, leads
 
 EXTRA = (FieldDef(name=Id("goods_value"), label="货值金额（万元）", type="decimal"),
          FieldDef(name=Id("goods_count"), label="涉案商品数量", type="integer"))
@@ -494,3 +496,26 @@ def test_a_cell_longer_than_its_field_allows_is_refused_and_one_at_the_limit_is_
     assert isinstance(refused, Rejected)
     assert [(p.column, p.reason) for p in refused.problems] == [
         (header, f"内容过长：{limit + 1} 字，上限 {limit} 字")]
+
+
+@pytest.mark.parametrize(("kind", "header"), [("lead", "线索编号"), ("case", "案件编号")])
+def test_a_record_number_longer_than_its_column_is_refused_not_left_to_the_database(
+        kind: str, header: str) -> None:
+    """PostgreSQL would refuse a 101-character number at the insert, and the whole import
+    with it; SQLite would keep it. Intake refuses the row, and keeps one at the limit."""
+    kept = parse_row(kind, 2, {header: "A" * MAX_NUMBER})
+    assert isinstance(kept, Accepted) and kept.natural_key == "A" * MAX_NUMBER
+    refused = parse_row(kind, 3, {header: "A" * (MAX_NUMBER + 1)})
+    assert isinstance(refused, Rejected)
+    assert [(p.column, p.reason) for p in refused.problems] == [
+        (header, f"内容过长：{MAX_NUMBER + 1} 字，上限 {MAX_NUMBER} 字")]
+    widened = parse_row(kind, 4, {header: "\ufdfa" * 12})  # 12 characters, 216 after NFKC
+    assert isinstance(widened, Rejected)
+    assert [(p.column, p.reason) for p in widened.problems] == [
+        (header, f"编号规范化后过长：216 字，上限 {MAX_KEY} 字")]
+
+
+def test_the_number_limits_are_the_columns_lengths() -> None:
+    for table in (leads, cases):
+        assert (table.c.external_id.type.length, table.c.natural_key.type.length) == (
+            MAX_NUMBER, MAX_KEY)

@@ -40,6 +40,10 @@ from engine.spec.model import FieldDef
 
 MAX_STRING, MAX_TEXT = 500, 5000
 """Length limits in characters: a name or contact line, and a free-text summary."""
+MAX_NUMBER, MAX_KEY = 100, 200
+"""A record's own number, and the identity made of it (the ``external_id`` and ``natural_key``
+columns of leads and cases): longer ones would be refused by PostgreSQL at the insert, with
+the whole import, and silently kept by SQLite."""
 IDENTITY: Mapping[str, tuple[str, ...]] = {"lead": ("right_holder", "mark", "suspected_infringer"),
                                            "case": ()}
 """The fields that recognise a record that has no number of its own."""
@@ -181,6 +185,8 @@ class RowParser:
         ftype = column.field.type
         if ftype == "enum" or ftype in _CONVERTERS:
             return None
+        if column.field.name == "external_id":
+            return min(self.max_string, MAX_NUMBER)
         return self.max_text if ftype == "text" else self.max_string
 
     def _converter(self, column: Column) -> Callable[[object], Any]:
@@ -312,6 +318,13 @@ class RowParser:
                 values["external_id"] = external = _nfkc(external)
                 key = _nfkc(external)
             # what natural_key() returns for it, without its generic checks
+            if len(key) > MAX_KEY:  # NFKC can widen a character into several (㍿: 株式会社)
+                if problems is None:
+                    problems, invalid = [], set()
+                header = next(step[1] for step in steps if step[2] == "external_id")
+                problems.append(Problem(header,
+                                        f"编号规范化后过长：{len(key)} 字，上限 {MAX_KEY} 字"))
+                invalid.add("external_id")
         if not external:
             if problems is None:
                 problems, invalid = [], set()
