@@ -68,8 +68,9 @@ def _recreate(admin: Engine, name: str, template: str | None = None) -> None:
 
 def pg_tick_time(scenario: Scenario, url: str, runs: int = 3) -> Timing:
     """The tick on a copy of ``scenario`` in PostgreSQL, timed as on SQLite (:func:`warm_ticks`),
-    each run on a database re-created from the copy. Needs the right to create databases; all
-    but ``url``'s are dropped after."""
+    each run on a database re-created from the copy. Needs the rights to create databases and
+    to ``CHECKPOINT`` (a superuser, or ``pg_checkpoint`` from PostgreSQL 15); all but ``url``'s
+    are dropped after."""
     from engine.store.db import connect
 
     template, name = f"campaign_bench_{os.getpid()}_data", f"campaign_bench_{os.getpid()}"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, DBAPIError
 
 from engine.spec.loader import load_definition
 from engine.store import definitions, records
@@ -134,3 +136,23 @@ def test_a_postgresql_role_that_may_not_create_temporary_tables_still_writes(
         finally:
             limited.engine.dispose()
     assert [row[0] for row in stored(store)] == ["a", "b", "c"]
+
+
+def test_a_connection_in_autocommit_mode_writes_too(db_url: str) -> None:
+    """No transaction to hold a staging table: the portable path is taken."""
+    store = connect(db_url)
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        assert not copy_path(conn)
+        assert insert_letters(conn, [letter("a"), letter("b")]) == 2
+        assert insert_letters(conn, [letter("b"), letter("c")]) == 1
+    assert [row[0] for row in stored(store)] == ["a", "b", "c"]
+
+
+def test_a_row_postgresql_refuses_in_the_copy_is_sqlalchemys_error_and_nothing_is_kept(
+        pg_url: str) -> None:
+    store = connect(pg_url)
+    with pytest.raises(DBAPIError, match=r"COPY pg_temp\.letters_staged") as raised, \
+            store.engine.begin() as conn:
+        insert_letters(conn, [letter("ok"), letter("k" * 301)])  # the key column holds 300
+    assert isinstance(raised.value, DataError)
+    assert stored(store) == []

@@ -11,7 +11,10 @@ is the portable reference (``records._add_core``); these paths skip its per-stat
   50,000-row CSV imported at 4,100 rows/s, and at 14,700 this way.
 
 Both convert each value with the column type's own bind processor first, so what they store is
-what Core stores (tests/test_import_speed_paths.py compares the paths row by row).
+what Core stores (tests/test_import_speed_paths.py compares the paths row by row) for the
+values intake produces: text, whole numbers, ``Decimal``, ``bool``, dates. ``COPY`` sends text
+where Core sends typed parameters, so a caller's float or bool given for a number column would
+round or be refused differently on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table
 
-from engine.store.db import bind_converter
+from engine.store.db import bind_converter, copy_rows
 from engine.store.tables import events
 
 if TYPE_CHECKING:
@@ -215,11 +218,11 @@ class PostgresBulk(_Bulk):
         names, staging = ", ".join(self.names), f"{table.name}_staged"
         conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
                              f"SELECT * FROM {table.name} WITH NO DATA")
-        self.copy = f"COPY {staging} (id, {names}) FROM STDIN"
+        self.copy = f"COPY pg_temp.{staging} (id, {names}) FROM STDIN"
         cols = self.event_columns
         picks = ", ".join("id" if c == "record_id" else "%s" for c in cols)
         self.sql = (
-            f"WITH staged AS (DELETE FROM {staging} RETURNING id AS place, {names}), "
+            f"WITH staged AS (DELETE FROM pg_temp.{staging} RETURNING id AS place, {names}), "
             f"added AS (INSERT INTO {table.name} ({names}) SELECT {names} FROM staged s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} r WHERE r.campaign_id = "
             "s.campaign_id AND r.natural_key = s.natural_key) "
@@ -233,10 +236,7 @@ class PostgresBulk(_Bulk):
         """Insert ``chunk``'s new records with their events; its duplicates' keys, in order."""
         fresh = self.firsts(chunk)
         conn, row = self.conn, self.row
-        with conn.connection.driver_connection.cursor() as cursor, \
-                cursor.copy(self.copy) as copy:  # type: ignore[union-attr]
-            for place, rec in enumerate(fresh):
-                copy.write_row((place, *row(rec)))
+        copy_rows(conn, self.copy, ((place, *row(rec)) for place, rec in enumerate(fresh)))
         stored = set(conn.exec_driver_sql(self.sql, self.event_params).scalars())
         if len(fresh) == len(chunk) and not stored:
             return []

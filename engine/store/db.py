@@ -8,11 +8,12 @@ environment and are never shown: :func:`safe_url` is the only way a URL is print
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 
 from engine.store import migrate
 
@@ -37,11 +38,27 @@ def copy_path(conn: Connection) -> bool:
     dialect = conn.dialect
     if dialect.name != "postgresql" or dialect.driver != "psycopg":
         return False
+    if conn.connection.driver_connection.autocommit:  # type: ignore[union-attr]
+        return False  # no transaction to keep the staging table until the rows move on
     info = conn.connection.info
     if "copy_path" not in info:
         info["copy_path"] = bool(conn.exec_driver_sql(
             "SELECT has_database_privilege(current_database(), 'TEMPORARY')").scalar())
     return bool(info["copy_path"])
+
+
+def copy_rows(conn: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Send ``rows`` through the driver's ``COPY … FROM STDIN`` (``sql``), inside the
+    connection's transaction. A failure comes out as SQLAlchemy's own error, as it would from
+    any statement, naming the ``COPY``; SQLAlchemy never sees the ``COPY`` otherwise."""
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
 
 
 class StoreError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
-from engine.store.db import bind_converter, copy_path
+from engine.store.db import bind_converter, copy_path, copy_rows
 from engine.store.tables import letters
 
 STAGING = "letters_staged"
@@ -62,13 +62,11 @@ def _copy_in(conn: Connection, columns: list[str], rows: list[dict[str, object]]
     names = ", ".join(columns)
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DROP AS "
                          "SELECT * FROM letters WITH NO DATA")
-    driver = conn.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-            f"COPY {STAGING} (id, {names}) FROM STDIN") as copy:
-        for at, row in enumerate(rows):  # id: the row's place, for the order of insertion
-            copy.write_row((at, *[row[c] for c in columns]))
+    # id: the row's place, for the order of insertion
+    copy_rows(conn, f"COPY pg_temp.{STAGING} (id, {names}) FROM STDIN",
+              ((at, *[row[c] for c in columns]) for at, row in enumerate(rows)))
     return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
-        f"WITH staged AS (DELETE FROM {STAGING} RETURNING id, {names}) "
+        f"WITH staged AS (DELETE FROM pg_temp.{STAGING} RETURNING id, {names}) "
         f"INSERT INTO letters ({names}) SELECT {names} FROM staged ORDER BY id "
         "ON CONFLICT (idempotency_key) DO NOTHING").rowcount)
 
