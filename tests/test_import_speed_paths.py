@@ -26,7 +26,8 @@ from engine.cli import main
 from engine.intake import iter_rows, read_file, xlsx_fast
 from engine.intake import readers as intake_readers
 from engine.spec.loader import load_definition
-from engine.store import definitions, records
+from engine.store import bulk as bulk_module
+from engine.store import db, definitions, records
 from engine.store.db import connect
 from tests.backends import fresh_database
 from tests.conftest import CAMPAIGNS
@@ -120,6 +121,11 @@ def test_bulk_postgresql_path_stores_what_sqlalchemy_core_stores(
         pg_server: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(records, "datetime", FixedClock)
     monkeypatch.setattr(records, "BATCH", 7)
+    monkeypatch.setattr(db, "COPY_MIN_ROWS", 7)  # the batches of 7 through COPY, the rest not
+    copies: list[str] = []
+    real = bulk_module.copy_rows
+    monkeypatch.setattr(bulk_module, "copy_rows",
+                        lambda conn, sql, rows: (copies.append(sql), real(conn, sql, rows)))
     dumps, outcomes = [], []
     for bulk in (False, True):
         with contextmanager(fresh_database)(pg_server) as url:
@@ -136,6 +142,7 @@ def test_bulk_postgresql_path_stores_what_sqlalchemy_core_stores(
             store.engine.dispose()
             outcomes.append(done)
             dumps.append(pg_dump(url))
+    assert len(copies) == 9  # 25 + 40 leads and 12 cases in batches of 7: 3 + 5 + 1 full ones
     assert outcomes[1] == outcomes[0]
     assert outcomes[0][1].inserted == 5 and len(outcomes[0][1].duplicates) == 35
     for table in ("leads", "cases", "events"):

@@ -2,13 +2,14 @@
 count says how many rows really went in, and every value comes back as it was given.
 
 Each dialect writes a batch its own way (see ``engine/store/letter_rows.py``): SQLite through
-the driver's executemany, PostgreSQL through ``COPY`` and a temporary table. These tests hold
-both to the same behaviour, because the tick's summary and the "never twice" promise rest on
-that count.
+the driver's executemany, PostgreSQL through ``COPY`` and a temporary table, or, for a batch
+too small for that, one ordinary statement. These tests hold every way to the same behaviour,
+because the tick's summary and the "never twice" promise rest on that count.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError
 
 from engine.spec.loader import load_definition
-from engine.store import definitions, records
+from engine.store import db, definitions, letter_rows, records
 from engine.store.db import Store, connect, copy_path
 from engine.store.letter_rows import insert_letters
 from engine.store.tables import letters
@@ -38,6 +39,26 @@ def letter(key: str, **changes: object) -> dict[str, object]:
     return row
 
 
+@pytest.fixture(params=["copy", "statement"])
+def way(request: pytest.FixtureRequest, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """On PostgreSQL, every batch through ``COPY`` (however small), or none; and a check
+    afterwards that the test really went that way."""
+    monkeypatch.setattr(db, "COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+    copies: list[str] = []
+    real = letter_rows.copy_rows
+    monkeypatch.setattr(letter_rows, "copy_rows",
+                        lambda conn, sql, rows: (copies.append(sql), real(conn, sql, rows)))
+    yield request.param
+    expected = request.param == "copy" and db_url.startswith("postgresql")
+    assert bool(copies) == expected
+
+
+@pytest.fixture
+def small_batches_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "COPY_MIN_ROWS", 1)
+
+
 def stored(store: Store) -> list[tuple[object, ...]]:
     with store.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(select(
@@ -46,7 +67,7 @@ def stored(store: Store) -> list[tuple[object, ...]]:
             letters.c.obligation_id).order_by(letters.c.id))]
 
 
-def test_a_batch_goes_in_once_and_a_rerun_inserts_nothing(db_url: str) -> None:
+def test_a_batch_goes_in_once_and_a_rerun_inserts_nothing(db_url: str, way: str) -> None:
     store = connect(db_url)
     batch = [letter(f"sourcing_2017:timer:t:lead:{n}:2017-10-10", record_id=n)
              for n in range(1, 301)]
@@ -59,7 +80,7 @@ def test_a_batch_goes_in_once_and_a_rerun_inserts_nothing(db_url: str) -> None:
 
 
 def test_only_new_keys_count_in_the_order_given_and_a_key_twice_in_a_batch_once(
-        db_url: str) -> None:
+        db_url: str, way: str) -> None:
     store = connect(db_url)
     with store.engine.begin() as conn:
         insert_letters(conn, [letter("k:2"), letter("k:4")])
@@ -71,7 +92,7 @@ def test_only_new_keys_count_in_the_order_given_and_a_key_twice_in_a_batch_once(
 
 
 def test_values_come_back_as_given_from_batches_of_different_columns_in_one_transaction(
-        db_url: str) -> None:
+        db_url: str, way: str) -> None:
     """The tick writes its letters and then its ``fire`` rows (no obligation, no text) in the
     same transaction: the second batch must not pick up anything of the first."""
     store = connect(db_url)
@@ -92,7 +113,7 @@ def test_values_come_back_as_given_from_batches_of_different_columns_in_one_tran
         assert (at if at.tzinfo else at.replace(tzinfo=UTC)) == CREATED
 
 
-def test_a_rolled_back_batch_leaves_nothing_and_the_next_one_goes_in(db_url: str) -> None:
+def test_a_rolled_back_batch_leaves_nothing_and_the_next_one_goes_in(db_url: str, way: str) -> None:
     store = connect(db_url)
     with store.engine.connect() as conn:
         with conn.begin() as tx:
@@ -110,6 +131,7 @@ def test_an_empty_batch_writes_nothing(db_url: str) -> None:
     assert stored(store) == []
 
 
+@pytest.mark.usefixtures("small_batches_copied")
 def test_a_postgresql_role_that_may_not_create_temporary_tables_still_writes(
         pg_url: str) -> None:
     """Hardened servers revoke ``TEMPORARY`` from ``PUBLIC``. Letters and imports, which stage
@@ -138,6 +160,7 @@ def test_a_postgresql_role_that_may_not_create_temporary_tables_still_writes(
     assert [row[0] for row in stored(store)] == ["a", "b", "c"]
 
 
+@pytest.mark.usefixtures("small_batches_copied")
 def test_a_connection_in_autocommit_mode_writes_too(db_url: str) -> None:
     """No transaction to hold a staging table: the portable path is taken."""
     store = connect(db_url)
@@ -148,6 +171,7 @@ def test_a_connection_in_autocommit_mode_writes_too(db_url: str) -> None:
     assert [row[0] for row in stored(store)] == ["a", "b", "c"]
 
 
+@pytest.mark.usefixtures("small_batches_copied")
 def test_a_row_postgresql_refuses_in_the_copy_is_sqlalchemys_error_and_nothing_is_kept(
         pg_url: str) -> None:
     store = connect(pg_url)

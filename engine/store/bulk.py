@@ -216,8 +216,8 @@ class PostgresBulk(_Bulk):
         self.json = serialize
         self.no_extra = serialize({})
         names, staging = ", ".join(self.names), f"{table.name}_staged"
-        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
-                             f"SELECT * FROM {table.name} WITH NO DATA")
+        self.create: str | None = (f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP "
+                                   f"AS SELECT * FROM {table.name} WITH NO DATA")
         self.copy = f"COPY pg_temp.{staging} (id, {names}) FROM STDIN"
         cols = self.event_columns
         picks = ", ".join("id" if c == "record_id" else "%s" for c in cols)
@@ -236,6 +236,9 @@ class PostgresBulk(_Bulk):
         """Insert ``chunk``'s new records with their events; its duplicates' keys, in order."""
         fresh = self.firsts(chunk)
         conn, row = self.conn, self.row
+        if self.create is not None:  # once per import, and only if a batch is big enough
+            conn.exec_driver_sql(self.create)
+            self.create = None
         copy_rows(conn, self.copy, ((place, *row(rec)) for place, rec in enumerate(fresh)))
         stored = set(conn.exec_driver_sql(self.sql, self.event_params).scalars())
         if len(fresh) == len(chunk) and not stored:

@@ -30,13 +30,20 @@ def bind_converter(table: Table, column: str, dialect: Dialect,
     return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
-def copy_path(conn: Connection) -> bool:
-    """Whether batches may go through ``COPY`` and a temporary staging table here: PostgreSQL
-    under psycopg, with the right to create temporary tables. Hardened deployments revoke
-    ``TEMPORARY`` from ``PUBLIC``; the writers then take SQLAlchemy's slower portable path
-    instead of failing every day. Asked once per pooled connection."""
+COPY_MIN_ROWS = 50
+"""Smaller batches are written with one ordinary statement: a temporary table created and
+dropped for a forwarded lead or a handful of letters would cost more round trips than it saves
+and, once per transaction, churn the system catalogues."""
+
+
+def copy_path(conn: Connection, rows: int = COPY_MIN_ROWS) -> bool:
+    """Whether a batch of ``rows`` should go through ``COPY`` and a temporary staging table
+    here: PostgreSQL under psycopg, inside a transaction, a batch of at least
+    :data:`COPY_MIN_ROWS`, and the right to create temporary tables. Hardened deployments
+    revoke ``TEMPORARY`` from ``PUBLIC``; the writers then take SQLAlchemy's slower portable
+    path instead of failing every day. The right is asked once per pooled connection."""
     dialect = conn.dialect
-    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+    if dialect.name != "postgresql" or dialect.driver != "psycopg" or rows < COPY_MIN_ROWS:
         return False
     if conn.connection.driver_connection.autocommit:  # type: ignore[union-attr]
         return False  # no transaction to keep the staging table until the rows move on

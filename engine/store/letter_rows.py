@@ -28,14 +28,15 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
       ``VALUES`` list of 14,000 placeholders took 170 ms, most of it psycopg re-parsing the
       statement; psycopg's pipelined executemany took 45 ms, but over TCP it stalled for
       200 ms in about half the runs (the server logged no slow statement).
-    - Other PostgreSQL drivers, or a role that may not create temporary tables:
-      SQLAlchemy's insert, counted through RETURNING."""
+    - Other PostgreSQL drivers, a role that may not create temporary tables, or a batch too
+      small to be worth a temporary table (:func:`~engine.store.db.copy_path`): SQLAlchemy's
+      insert, counted through RETURNING."""
     if not rows:
         return 0
     dialect = conn.dialect
     columns = list(rows[0])
     if dialect.name == "postgresql":
-        if copy_path(conn):
+        if copy_path(conn, len(rows)):
             return _copy_in(conn, columns, rows)
         stmt = postgresql.insert(letters).on_conflict_do_nothing(
             index_elements=["idempotency_key"]).returning(letters.c.id)

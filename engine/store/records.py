@@ -112,7 +112,7 @@ def _fast_path(conn: Connection, table: Table, fixed: Mapping[str, Any],
     if conn.dialect.name == "sqlite":
         return SqliteBulk(conn, table, fixed, event)
     if copy_path(conn):
-        return PostgresBulk(conn, table, fixed, event)
+        return PostgresBulk(conn, table, fixed, event)  # for the batches big enough
     return None
 
 
@@ -143,9 +143,11 @@ def insert_records(store: Store, kind: str, campaign_id: str, definition_id: int
             cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
             conn.exec_driver_sql(f"PRAGMA cache_size={-IMPORT_CACHE_KIB}")
         for chunk in _batches(records, BATCH):
-            if fast is not None and not any("id" in rec.values for rec in chunk):
+            if fast is not None and not any("id" in rec.values for rec in chunk) and (
+                    isinstance(fast, SqliteBulk) or copy_path(conn, len(chunk))):
                 duplicates = fast.add(chunk)
-            else:  # a caller-chosen id (never from intake) keeps the Core path's meaning
+            else:  # a caller-chosen id (never from intake) keeps the Core path's meaning;
+                # on PostgreSQL, so does a batch too small for COPY
                 duplicates = _add_core(conn, table, chunk, fixed, event)
             result.duplicates += duplicates
             result.inserted += len(chunk) - len(duplicates)
