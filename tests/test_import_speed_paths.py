@@ -123,9 +123,9 @@ def test_bulk_postgresql_path_stores_what_sqlalchemy_core_stores(
     monkeypatch.setattr(records, "BATCH", 7)
     monkeypatch.setattr(db, "COPY_MIN_ROWS", 7)  # the batches of 7 through COPY, the rest not
     copies: list[str] = []
-    real = bulk_module.copy_rows
-    monkeypatch.setattr(bulk_module, "copy_rows",
-                        lambda conn, sql, rows: (copies.append(sql), real(conn, sql, rows)))
+    real = bulk_module.stage
+    monkeypatch.setattr(bulk_module, "stage", lambda conn, table, columns, rows: (
+        copies.append(table), real(conn, table, columns, rows))[1])
     dumps, outcomes = [], []
     for bulk in (False, True):
         with contextmanager(fresh_database)(pg_server) as url:

@@ -46,9 +46,9 @@ def way(request: pytest.FixtureRequest, db_url: str,
     afterwards that the test really went that way."""
     monkeypatch.setattr(db, "COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
     copies: list[str] = []
-    real = letter_rows.copy_rows
-    monkeypatch.setattr(letter_rows, "copy_rows",
-                        lambda conn, sql, rows: (copies.append(sql), real(conn, sql, rows)))
+    real = letter_rows.stage
+    monkeypatch.setattr(letter_rows, "stage", lambda conn, table, columns, rows: (
+        copies.append(table), real(conn, table, columns, rows))[1])
     yield request.param
     expected = request.param == "copy" and db_url.startswith("postgresql")
     assert bool(copies) == expected

@@ -176,8 +176,8 @@ def test_import_killed_mid_file_at_every_statement_keeps_zero_or_all_rows(
     print(f"\n{db_url.split(':')[0]}: import of {IMPORT_ROWS} rows killed at each of its "
           f"{kills} steps")
     # at least the definition's lookup, one write per batch and the commit: so the walk also
-    # killed it after its first batch was written (SQLite takes 12 steps, PostgreSQL, whose
-    # batches go through COPY unseen and one statement each, takes 7)
+    # killed it after its first batch was written (SQLite takes 13 steps, PostgreSQL, whose
+    # batches go through COPY unseen and two statements each, takes 9)
     batches = -(-IMPORT_ROWS // records.BATCH)
     assert batches >= 2 and kills >= batches + 2
     assert imported(db_url) == (IMPORT_ROWS, IMPORT_ROWS)

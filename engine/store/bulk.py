@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table
 
-from engine.store.db import bind_converter, copy_rows
+from engine.store.db import bind_converter, copy_path, stage, staged_name
 from engine.store.tables import events
 
 if TYPE_CHECKING:
@@ -120,6 +120,10 @@ class _Bulk:
                     full[name] = proc(value)
         return (rec.natural_key, rec.external_id, rec.body_id, *self.pick(full), extra,
                 *self.tail)
+
+    def takes(self, rows: int) -> bool:
+        """Whether a batch of ``rows`` records goes this way (else through Core)."""
+        return True
 
     @staticmethod
     def firsts(chunk: list[NewRecord]) -> list[NewRecord]:
@@ -215,14 +219,11 @@ class PostgresBulk(_Bulk):
         serialize = getattr(conn.dialect, "_json_serializer", None) or json.dumps
         self.json = serialize
         self.no_extra = serialize({})
-        names, staging = ", ".join(self.names), f"{table.name}_staged"
-        self.create: str | None = (f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP "
-                                   f"AS SELECT * FROM {table.name} WITH NO DATA")
-        self.copy = f"COPY pg_temp.{staging} (id, {names}) FROM STDIN"
+        names, staging = ", ".join(self.names), staged_name(table.name)
         cols = self.event_columns
         picks = ", ".join("id" if c == "record_id" else "%s" for c in cols)
         self.sql = (
-            f"WITH staged AS (DELETE FROM pg_temp.{staging} RETURNING id AS place, {names}), "
+            f"WITH staged AS (DELETE FROM {staging} RETURNING id AS place, {names}), "
             f"added AS (INSERT INTO {table.name} ({names}) SELECT {names} FROM staged s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} r WHERE r.campaign_id = "
             "s.campaign_id AND r.natural_key = s.natural_key) "
@@ -232,14 +233,14 @@ class PostgresBulk(_Bulk):
             "ORDER BY id) "
             "SELECT natural_key FROM staged EXCEPT SELECT natural_key FROM added")
 
+    def takes(self, rows: int) -> bool:
+        return copy_path(self.conn, rows)  # a batch too small is not worth a staging table
+
     def add(self, chunk: list[NewRecord]) -> list[str]:
         """Insert ``chunk``'s new records with their events; its duplicates' keys, in order."""
         fresh = self.firsts(chunk)
         conn, row = self.conn, self.row
-        if self.create is not None:  # once per import, and only if a batch is big enough
-            conn.exec_driver_sql(self.create)
-            self.create = None
-        copy_rows(conn, self.copy, ((place, *row(rec)) for place, rec in enumerate(fresh)))
+        stage(conn, self.table.name, self.names, (row(rec) for rec in fresh))
         stored = set(conn.exec_driver_sql(self.sql, self.event_params).scalars())
         if len(fresh) == len(chunk) and not stored:
             return []

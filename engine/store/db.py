@@ -54,18 +54,34 @@ def copy_path(conn: Connection, rows: int = COPY_MIN_ROWS) -> bool:
     return bool(info["copy_path"])
 
 
-def copy_rows(conn: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Send ``rows`` through the driver's ``COPY … FROM STDIN`` (``sql``), inside the
-    connection's transaction. A failure comes out as SQLAlchemy's own error, as it would from
-    any statement, naming the ``COPY``; SQLAlchemy never sees the ``COPY`` otherwise."""
+def staged_name(table: str) -> str:
+    """The temporary table :func:`stage` copies a batch for ``table`` into."""
+    return f"pg_temp.{table}_staged"
+
+
+def stage(conn: Connection, table: str, columns: list[str],
+          rows: Iterable[tuple[Any, ...]]) -> str:
+    """Copy ``rows`` (values for ``columns``) into a temporary table shaped like ``table``,
+    without its constraints, through the driver's ``COPY`` (only where :func:`copy_path`
+    says so); returns the table's name. Each row's ``id`` there is its place in ``rows``, so
+    the caller can move them on in order; the caller also empties the table as it does (a
+    ``DELETE … RETURNING``), and it is dropped at commit, so a later transaction on the same
+    connection, or a pooler's, starts without it. A failure in the ``COPY`` comes out as
+    SQLAlchemy's own error naming it, as it would from any statement: SQLAlchemy never sees
+    the ``COPY`` itself, only the ``CREATE`` before it."""
+    name = staged_name(table)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name.removeprefix('pg_temp.')} "
+                         f"ON COMMIT DROP AS SELECT * FROM {table} WITH NO DATA")
+    sql = f"COPY {name} (id, {', '.join(columns)}) FROM STDIN"
     driver = conn.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
+            for place, row in enumerate(rows):
+                copy.write_row((place, *row))
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
                                   dialect=conn.dialect) from exc
+    return name
 
 
 class StoreError(Exception):

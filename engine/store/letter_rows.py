@@ -5,12 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
-from engine.store.db import bind_converter, copy_path, copy_rows
+from engine.store.db import bind_converter, copy_path, stage
 from engine.store.tables import letters
-
-STAGING = "letters_staged"
-"""The session's temporary table a PostgreSQL batch of letters is copied into (dropped at
-commit)."""
 
 
 def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
@@ -56,18 +52,12 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
 
 
 def _copy_in(conn: Connection, columns: list[str], rows: list[dict[str, object]]) -> int:
-    """PostgreSQL (psycopg): the rows through ``COPY`` and a temporary table, in ``rows``'
-    order. The staging table has the letters' columns without their constraints; it is
-    emptied by the statement that moves its rows on, and dropped at commit, so a later
-    transaction on the same connection (or a pooler's) starts without it."""
+    """PostgreSQL (psycopg): the rows staged (:func:`~engine.store.db.stage`), then moved on
+    in their order by one statement that skips a key already there."""
     names = ", ".join(columns)
-    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DROP AS "
-                         "SELECT * FROM letters WITH NO DATA")
-    # id: the row's place, for the order of insertion
-    copy_rows(conn, f"COPY pg_temp.{STAGING} (id, {names}) FROM STDIN",
-              ((at, *[row[c] for c in columns]) for at, row in enumerate(rows)))
+    staged = stage(conn, "letters", columns, ([row[c] for c in columns] for row in rows))
     return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
-        f"WITH staged AS (DELETE FROM pg_temp.{STAGING} RETURNING id, {names}) "
+        f"WITH staged AS (DELETE FROM {staged} RETURNING id, {names}) "
         f"INSERT INTO letters ({names}) SELECT {names} FROM staged ORDER BY id "
         "ON CONFLICT (idempotency_key) DO NOTHING").rowcount)
 

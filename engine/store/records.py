@@ -112,7 +112,7 @@ def _fast_path(conn: Connection, table: Table, fixed: Mapping[str, Any],
     if conn.dialect.name == "sqlite":
         return SqliteBulk(conn, table, fixed, event)
     if copy_path(conn):
-        return PostgresBulk(conn, table, fixed, event)  # for the batches big enough
+        return PostgresBulk(conn, table, fixed, event)
     return None
 
 
@@ -143,8 +143,8 @@ def insert_records(store: Store, kind: str, campaign_id: str, definition_id: int
             cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
             conn.exec_driver_sql(f"PRAGMA cache_size={-IMPORT_CACHE_KIB}")
         for chunk in _batches(records, BATCH):
-            if fast is not None and not any("id" in rec.values for rec in chunk) and (
-                    isinstance(fast, SqliteBulk) or copy_path(conn, len(chunk))):
+            if fast is not None and fast.takes(len(chunk)) and \
+                    not any("id" in rec.values for rec in chunk):
                 duplicates = fast.add(chunk)
             else:  # a caller-chosen id (never from intake) keeps the Core path's meaning;
                 # on PostgreSQL, so does a batch too small for COPY
