@@ -10,10 +10,10 @@ because the tick's summary and the "never twice" promise rest on that count.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError
 
 from engine.spec.loader import load_definition
@@ -111,6 +111,29 @@ def test_values_come_back_as_given_from_batches_of_different_columns_in_one_tran
         at = row[5]
         assert isinstance(at, datetime)
         assert (at if at.tzinfo else at.replace(tzinfo=UTC)) == CREATED
+
+
+def test_equal_instants_in_two_time_zones_are_stored_as_core_would_store_each(
+        db_url: str, way: str) -> None:
+    """A batch converts each date and timestamp once, remembered by value: an instant equal to
+    another but given in another time zone must still be stored as its own value would be
+    (SQLite keeps the wall-clock text), exactly as SQLAlchemy's own insert stores it."""
+    beijing = timezone(timedelta(hours=8))
+    batch = [letter("utc", created_at=CREATED), letter("beijing",
+                                                       created_at=CREATED.astimezone(beijing)),
+             letter("utc again", created_at=CREATED), letter("next day", planned_for=date(
+                 2017, 10, 25), created_at=CREATED.astimezone(beijing))]
+    store = connect(db_url)
+    with store.engine.begin() as conn:
+        assert insert_letters(conn, batch) == 4
+        conn.execute(insert(letters), [{**row, "idempotency_key": f"core {row['idempotency_key']}"}
+                                       for row in batch])
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT idempotency_key, CAST(planned_for AS TEXT), "
+                                 "CAST(created_at AS TEXT) FROM letters ORDER BY id")).all()
+    ours, cores = rows[:4], rows[4:]
+    assert [r[1:] for r in ours] == [r[1:] for r in cores]
+    assert ours[0][2] != ours[1][2] or db_url.startswith("postgresql")  # SQLite: wall clock
 
 
 def test_a_rolled_back_batch_leaves_nothing_and_the_next_one_goes_in(db_url: str, way: str) -> None:
