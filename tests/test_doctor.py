@@ -1,6 +1,7 @@
 """``campaign doctor`` says what is wrong with a deployment and what to fix (issue 7, item 5).
 
-Covered: a healthy SQLite database (every check runs, exit 0, nothing written), a database left
+Covered: a healthy SQLite database (every check runs, exit 0, nothing written), the calendar
+check against the years the installed chinese-calendar knows, a database left
 at an old schema version (an error naming ``campaign db upgrade``, and the doctor does not upgrade
 it itself), an unreachable PostgreSQL server whose URL holds a password (an error that never
 prints the password, in text or JSON), a missing SQLite file (reported, not created), an
@@ -10,13 +11,17 @@ outbox that cannot be written, and a PostgreSQL role whose bulk writes take the 
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
 
 from engine.cli import main
+from engine.ops.doctor import Level, check_calendar
+from engine.spec import workdays
 from engine.store import migrate
 from engine.store.db import connect
 from tests.conftest import CAMPAIGNS
@@ -29,6 +34,16 @@ def doctor(*args: str) -> Result:
     return CliRunner().invoke(main, ["doctor", *args], catch_exceptions=False)
 
 
+@pytest.fixture
+def calendar_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed chinese-calendar as a healthy deployment keeps it: knowing this year and
+    the next. The real package stops at the last year the State Council has announced, so
+    without this a healthy deployment's test would fail every January until its release."""
+    this_year = datetime.now(UTC).year
+    monkeypatch.setattr(workdays, "known_years", lambda: (2004, this_year + 1))
+
+
+@pytest.mark.usefixtures("calendar_up_to_date")
 def test_a_healthy_sqlite_database_passes_every_check(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'campaign.db'}"
     assert CliRunner().invoke(main, ["load", str(CAMPAIGNS / "sourcing_2017.yaml"), "--db",
@@ -47,6 +62,19 @@ def test_a_healthy_sqlite_database_passes_every_check(tmp_path: Path) -> None:
     assert list(outbox.iterdir()) == []  # the write probe cleaned up after itself
     text = doctor("--db", url)
     assert text.exit_code == 0 and "[正常] 数据库结构版本" in text.output
+
+
+@pytest.mark.parametrize(("years_after_last", "level", "says"), [
+    (-1, Level.OK, "收录"),
+    (0, Level.WARNING, "不含明年"),
+    (1, Level.ERROR, "不含今年"),
+])
+def test_the_calendar_check_warns_in_the_last_year_the_package_knows_and_fails_after_it(
+        years_after_last: int, level: Level, says: str) -> None:
+    last = workdays.known_years()[1]
+    found = check_calendar(date(last + years_after_last, 6, 1))
+    assert found.level is level and says in found.message
+    assert level is Level.OK or "pip install -U chinese-calendar" in found.fix
 
 
 def test_an_old_schema_is_an_error_that_says_to_upgrade_and_is_left_alone(
@@ -89,6 +117,7 @@ def test_an_outbox_that_is_a_file_is_an_error(tmp_path: Path) -> None:
     assert said.exit_code == 1 and "[错误] 发件目录" in said.output
 
 
+@pytest.mark.usefixtures("calendar_up_to_date")
 def test_a_postgresql_role_without_temporary_tables_is_warned_of_slower_bulk_writes(
         pg_url: str) -> None:
     connect(pg_url).engine.dispose()  # the schema, as the server's superuser
