@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table
 
-from engine.store.db import bind_converter, copy_path, stage, staged_name
+from engine.store.db import bind_converter, copy_path, remembering, stage, staged_name
 from engine.store.tables import events
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 FIXED = frozenset({"id", "campaign_id", "definition_id", "natural_key", "external_id", "state",
                    "body_id", "extra", "state_since", "created_at", "updated_at", "row_version"})
 """A record's columns that are not field values: identity, lifecycle and bookkeeping."""
-
-_MEMO_TYPES = frozenset({str, int, bool, date})
-"""Values whose equal instances a bind processor always turns into the same stored value."""
-
 
 def jsonable(value: Any) -> Any:
     """A campaign-declared field's value as it is kept in the ``extra`` JSON column."""
@@ -84,7 +80,7 @@ class _Bulk:
         self.json = processor(table, "extra") or json.dumps
         self.no_extra = self.json({})
         self.tail = tuple(stored(table, n, fixed[n]) for n in tail)
-        self.processed = [(n, {}, proc) for n in self.value_names
+        self.processed = [(n, remembering(proc)) for n in self.value_names
                           if (proc := processor(table, n)) is not None]
         self.campaign_id = fixed["campaign_id"]
         self.event_columns = [c for c in events.c.keys() if c != "id"]  # noqa: SIM118
@@ -92,12 +88,8 @@ class _Bulk:
                                   if c != "record_id")
 
     def row(self, rec: NewRecord) -> tuple[Any, ...]:
-        """``rec`` as the INSERT's parameters: what Core would bind, already bound.
-
-        Each bind processor's result is remembered per value (a file repeats its dates and
-        yes/no), keyed by type as well: not float or Decimal (-0.0 == 0.0), not datetime (equal
-        instants in two time zones), and 1 == True.
-        """
+        """``rec`` as the INSERT's parameters: what Core would bind, already bound (each
+        conversion remembered per value, see :func:`~engine.store.db.remembering`)."""
         values = rec.values
         full = {**self.blank, **values}
         extra = self.no_extra
@@ -106,18 +98,9 @@ class _Bulk:
                       if k not in self.value_set and k not in FIXED}
             if fields:
                 extra = self.json(fields)
-        for name, memo, proc in self.processed:
+        for name, proc in self.processed:
             if (value := full[name]) is not None:
-                kind = value.__class__
-                if kind in _MEMO_TYPES:
-                    found = memo.get((kind, value), memo)
-                    if found is memo:
-                        found = proc(value)
-                        if len(memo) < 10_000:
-                            memo[kind, value] = found
-                    full[name] = found
-                else:
-                    full[name] = proc(value)
+                full[name] = proc(value)
         return (rec.natural_key, rec.external_id, rec.body_id, *self.pick(full), extra,
                 *self.tail)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, make_url
@@ -28,6 +29,38 @@ def bind_converter(table: Table, column: str, dialect: Dialect,
     for statements sent to the driver directly; None where the value goes as it is."""
     kind = table.c[column].type
     return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+
+_BY_VALUE = frozenset({str, int, bool, date})
+"""Values whose equal instances a bind processor always turns into the same stored value."""
+
+
+def remembering(convert: Callable[[Any], Any], limit: int = 10_000) -> Callable[[Any], Any]:
+    """``convert`` (a :func:`bind_converter`), answering a value it has already converted from
+    memory: a batch repeats its dates, timestamps and yes/no far more than it varies them.
+
+    A value is remembered by its type as well (``1 == True``, printed differently), a timestamp
+    also by its UTC offset (equal instants in two time zones are stored as different text), and
+    not at all if it is a float or Decimal (``-0.0 == 0.0``) or anything else. At most ``limit``
+    values are kept, so a column of distinct values costs no more than converting each."""
+    said: dict[tuple[Any, ...], Any] = {}
+
+    def stored(value: Any) -> Any:
+        kind = value.__class__
+        if kind in _BY_VALUE:
+            key: tuple[Any, ...] = (kind, value)
+        elif kind is datetime:
+            key = (kind, value, value.utcoffset())
+        else:
+            return convert(value)
+        found = said.get(key, said)
+        if found is said:
+            found = convert(value)
+            if len(said) < limit:
+                said[key] = found
+        return found
+    return stored
 
 
 COPY_MIN_ROWS = 50

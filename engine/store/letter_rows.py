@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
-from engine.store.db import bind_converter, copy_path, stage
+from engine.store.db import bind_converter, copy_path, remembering, stage
 from engine.store.tables import letters
 
 
@@ -22,8 +20,8 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
       rows inserted, with the values converted as SQLAlchemy would store them. Through
       SQLAlchemy's own executemany it cost about three times as much. Each date or timestamp
       is converted once per batch (a tick's letters share one day and one ``now``): converted
-      per row, they took 3.4 ms of the 12 a thousand letters cost. A timestamp is remembered
-      with its UTC offset, since equal instants in two time zones are stored as different text.
+      per row, they took 3.4 ms of the 12 a thousand letters cost (see
+      :func:`~engine.store.db.remembering`).
     - PostgreSQL under psycopg: ``COPY`` into a temporary table, then one ``INSERT … SELECT …
       ON CONFLICT DO NOTHING`` from it, 36 ms for a thousand letters. SQLAlchemy's one
       ``VALUES`` list of 14,000 placeholders took 170 ms, most of it psycopg re-parsing the
@@ -42,18 +40,14 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
         stmt = postgresql.insert(letters).on_conflict_do_nothing(
             index_elements=["idempotency_key"]).returning(letters.c.id)
         return len(conn.execute(stmt, rows).all())
-    convert = [(at, f, {}) for at, name in enumerate(columns)
+    convert = [(at, remembering(f)) for at, name in enumerate(columns)
                if (f := bind_converter(letters, name, dialect)) is not None]
     values = []
     for row in rows:
         value = [row[c] for c in columns]
-        for at, f, said in convert:  # dates and timestamps, mostly the tick's one day and now
-            if (v := value[at]) is not None:
-                key = (v.__class__, v, v.utcoffset() if isinstance(v, datetime) else None)
-                found = said.get(key)
-                if found is None:
-                    found = said[key] = f(v)
-                value[at] = found
+        for at, f in convert:  # dates and timestamps, mostly the tick's one day and now
+            if value[at] is not None:
+                value[at] = f(value[at])
         values.append(tuple(value))
     return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
         f"INSERT OR IGNORE INTO letters ({', '.join(columns)}) "
