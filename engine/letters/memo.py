@@ -43,6 +43,9 @@ from jinja2.runtime import Macro
 from jinja2.sandbox import safe_range
 from markupsafe import Markup
 
+UNSAID = object()
+"""What :meth:`Memo.recall` answers for a call it does not remember."""
+
 _BY_VALUE = frozenset({str, int, bool, date, type(None)})
 _SCALARS = _BY_VALUE | {float, datetime, Markup}  # immutable, printed the same every time
 _CONTAINERS = frozenset({list, tuple, dict})
@@ -184,6 +187,7 @@ class Memo:
         self._said: dict[tuple[object, ...], Any] | None = None
         self._kept: list[Any] = []
         self._plain: dict[int, Any] = {}
+        self._same: dict[tuple[object, ...], Any] = {}  # see :meth:`recall`
 
     def forget_macros(self) -> None:
         """The templates were reloaded: their macros are new objects."""
@@ -195,11 +199,11 @@ class Memo:
         if self._said is not None:
             yield
             return
-        self._said, self._kept, self._plain = {}, [], {}
+        self._said, self._kept, self._plain, self._same = {}, [], {}, {}
         try:
             yield
         finally:
-            self._said, self._kept, self._plain = None, [], {}
+            self._said, self._kept, self._plain, self._same = None, [], {}, {}
 
     @property
     def said(self) -> dict[tuple[object, ...], Any] | None:
@@ -230,11 +234,24 @@ class Memo:
         return (id(macro), autoescape, len(args), *map(type, values),
                 *[v if type(v) in _BY_VALUE else id(v) for v in values])
 
+    def recall(self, macro: Any, args: tuple[Any, ...], autoescape: bool) -> Any:
+        """The text of a remembered call of ``macro`` with these very argument objects, and
+        no keyword arguments, or :data:`UNSAID`.
+
+        A day's letters hand ``foot`` the same contact list, sender and date objects each
+        time; looking them up by identity skips the checks of :meth:`key`, about a microsecond
+        a call. It answers only what :meth:`key` would: the same objects make the same key,
+        being plain was decided the first time, and they are kept alive while remembered, so
+        an identity here is never another object's."""
+        return self._same.get((id(macro), autoescape, *map(id, args)), UNSAID)
+
     def remember(self, key: tuple[object, ...], text: Any, macro: Macro,
-                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                 args: tuple[Any, ...], kwargs: dict[str, Any], autoescape: bool) -> Any:
         assert self._said is not None
         self._said[key] = text
         self._kept.append((macro, args, kwargs))  # their ids stay theirs while remembered
+        if not kwargs:
+            self._same[(id(macro), autoescape, *map(id, args))] = text
         return text
 
 

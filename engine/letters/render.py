@@ -25,7 +25,7 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.letters.context import template_name
-from engine.letters.memo import Memo
+from engine.letters.memo import UNSAID, Memo
 from engine.spec.loader import Definition, per_definition
 
 TEMPLATES_ENV = "CAMPAIGN_TEMPLATES"
@@ -59,13 +59,17 @@ class _LetterEnvironment(ImmutableSandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """The sandbox's call, or a pure shared macro's remembered text."""
         memo = __self.memo
-        if memo.said is None or (key := memo.key(
-                __self, __obj, args, kwargs, __context.eval_ctx.autoescape)) is None:
+        if memo.said is None:
+            return super().call(__context, __obj, *args, **kwargs)
+        autoescape = __context.eval_ctx.autoescape
+        if not kwargs and (text := memo.recall(__obj, args, autoescape)) is not UNSAID:
+            return text
+        if (key := memo.key(__self, __obj, args, kwargs, autoescape)) is None:
             return super().call(__context, __obj, *args, **kwargs)
         if key in memo.said:
             return memo.said[key]
         return memo.remember(key, super().call(__context, __obj, *args, **kwargs), __obj,
-                             args, kwargs)
+                             args, kwargs, autoescape)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict:
