@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, text
 
 from engine.records.lifecycle import Moved, Refused, lifecycle_machines
 from engine.store import definitions
 from engine.store.db import connect
 from engine.store.moves import MoveRequest, move_many_in
+from engine.store.records import move_in
 from engine.store.tables import events, leads
 from tests.test_routing import two_leads  # noqa: F401 - the fixture
 
@@ -35,3 +39,38 @@ def test_a_batch_moves_each_record_from_where_the_previous_request_left_it(
     assert [tuple(t) for t in trail] == [
         (zj, "report_to_office", "consolidated", "reported", "测试", "上报"),
         (zj, "forward", "reported", "forwarded", "测试", "转办")]
+
+
+def test_a_batch_stores_the_state_and_the_event_as_a_move_made_one_at_a_time(
+        two_leads: tuple[str, int, int]) -> None:  # noqa: F811
+    """The tick's batch writes straight to the driver on SQLite: what it stores must be what
+    ``move_in`` stores through SQLAlchemy, down to the text of a timestamp and a NULL ``data``
+    (not the JSON ``null`` SQLAlchemy writes for a None it is handed)."""
+    db_url, zj, js = two_leads
+    store = connect(db_url)
+    _, definition = definitions.latest(store, "sourcing_2017")
+    machine = lifecycle_machines(definition)["lead"]
+    at = datetime(2017, 10, 30, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+    with store.engine.begin() as conn:
+        assert isinstance(move_in(conn, "lead", zj, "report_to_office", machine, actor="测试",
+                                  reason="上报", at=at), Moved)
+        assert isinstance(move_many_in(conn, "lead", [MoveRequest(js, "report_to_office", "上报")],
+                                       machine, actor="测试", at=at)[0], Moved)
+    with store.engine.connect() as conn:
+        stored = {r[0]: r[1:] for r in conn.execute(text(
+            "SELECT id, state, CAST(state_since AS TEXT), CAST(updated_at AS TEXT), row_version "
+            "FROM leads"))}
+        trail = {r[0]: r[1:] for r in conn.execute(text(
+            "SELECT record_id, trigger, from_state, to_state, actor, reason, definition_id, "
+            "data IS NULL, CAST(occurred_at AS TEXT) FROM events "
+            "WHERE trigger = 'report_to_office'"))}
+
+    def shape(stamp: str) -> str:  # the instant differs (now), its stored form must not
+        return re.sub(r"\d", "0", stamp)
+
+    one, batch = stored[zj], stored[js]
+    assert (one[0], one[1], one[3]) == (batch[0], batch[1], batch[3]) == (
+        "reported", one[1], 2)
+    assert trail[zj][:-1] == trail[js][:-1] and trail[js][6]  # data IS NULL
+    if db_url.startswith("sqlite"):  # PostgreSQL's text drops trailing zeros of a fraction
+        assert shape(one[2]) == shape(batch[2]) and shape(trail[zj][-1]) == shape(trail[js][-1])

@@ -8,7 +8,7 @@ environment and are never shown: :func:`safe_url` is the only way a URL is print
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -61,6 +61,25 @@ def remembering(convert: Callable[[Any], Any], limit: int = 10_000) -> Callable[
                 said[key] = found
         return found
     return stored
+
+
+def stored_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                dialect: Dialect) -> list[tuple[Any, ...]]:
+    """``rows`` (values in ``columns`` order; a name may come twice, as in an UPDATE's SET
+    and WHERE) as SQLAlchemy would bind them for ``table`` on ``dialect``, for a statement
+    sent to the driver's executemany: None included, since a JSON column stores it as
+    ``null``. Each column's conversion is remembered per value (:func:`remembering`)."""
+    convert = [(at, remembering(f)) for at, name in enumerate(columns)
+               if (f := bind_converter(table, name, dialect)) is not None]
+    if not convert:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        value = list(row)
+        for at, f in convert:
+            value[at] = f(value[at])
+        out.append(tuple(value))
+    return out
 
 
 COPY_MIN_ROWS = 50

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
-from engine.store.db import bind_converter, copy_path, remembering, stage
+from engine.store.db import copy_path, stage, stored_rows
 from engine.store.tables import letters
 
 
@@ -21,7 +21,7 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
       SQLAlchemy's own executemany it cost about three times as much. Each date or timestamp
       is converted once per batch (a tick's letters share one day and one ``now``): converted
       per row, they took 3.4 ms of the 12 a thousand letters cost (see
-      :func:`~engine.store.db.remembering`).
+      :func:`~engine.store.db.stored_rows`).
     - PostgreSQL under psycopg: ``COPY`` into a temporary table, then one ``INSERT … SELECT …
       ON CONFLICT DO NOTHING`` from it, 36 ms for a thousand letters. SQLAlchemy's one
       ``VALUES`` list of 14,000 placeholders took 170 ms, most of it psycopg re-parsing the
@@ -40,15 +40,8 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
         stmt = postgresql.insert(letters).on_conflict_do_nothing(
             index_elements=["idempotency_key"]).returning(letters.c.id)
         return len(conn.execute(stmt, rows).all())
-    convert = [(at, remembering(f)) for at, name in enumerate(columns)
-               if (f := bind_converter(letters, name, dialect)) is not None]
-    values = []
-    for row in rows:
-        value = [row[c] for c in columns]
-        for at, f in convert:  # dates and timestamps, mostly the tick's one day and now
-            if value[at] is not None:
-                value[at] = f(value[at])
-        values.append(tuple(value))
+    # dates and timestamps converted once each: mostly the tick's one day and one now
+    values = stored_rows(letters, columns, ([row[c] for c in columns] for row in rows), dialect)
     return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
         f"INSERT OR IGNORE INTO letters ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' * len(columns))})", values).rowcount)

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from engine.records.lifecycle import LifecycleMachine, Moved, Refused
+from engine.store.db import stored_rows
 from engine.store.records import RecordNotFound, fields_of
 from engine.store.tables import RECORD_TABLES, events
 
@@ -72,12 +73,40 @@ def move_many_in(conn: Connection, kind: str, requests: Sequence[MoveRequest],
         audit.append({"occurred_at": now, "campaign_id": row.campaign_id, "record_kind": kind,
                       "record_id": req.record_id, "trigger": req.trigger,
                       "from_state": outcome.source, "to_state": outcome.dest, "actor": actor,
-                      "reason": req.reason, "definition_id": row.definition_id, "data": None})
+                      "reason": req.reason, "definition_id": row.definition_id})
     if updates:
+        changed = _write(conn, table, updates, audit)
+        if conn.dialect.supports_sane_multi_rowcount and changed != len(updates):
+            raise RuntimeError(f"{kind} records changed concurrently; retry")
+    return outcomes
+
+
+_SET = ("state", "state_since", "updated_at", "row_version")
+_EVENT = ("occurred_at", "campaign_id", "record_kind", "record_id", "trigger", "from_state",
+          "to_state", "actor", "reason", "definition_id")  # no data: NULL, as from move_in
+
+
+def _write(conn: Connection, table: Table, updates: list[dict[str, object]],
+           audit: list[dict[str, object]]) -> int:
+    """The guarded updates and their audit events; returns how many rows the updates changed.
+
+    SQLite: straight to the driver's executemany, the values bound as Core would bind them
+    (:func:`~engine.store.db.stored_rows`); through Core's executemany the hundred ``fire``
+    moves of a national tick spent 2.2 ms on these two statements, most of it Core's own
+    per-row work. Elsewhere, Core."""
+    if conn.dialect.name != "sqlite":
         changed = conn.execute(update(table).where(
             table.c.id == bindparam("b_id"), table.c.row_version == bindparam("b_version")),
             updates).rowcount
-        if conn.dialect.supports_sane_multi_rowcount and changed != len(updates):
-            raise RuntimeError(f"{kind} records changed concurrently; retry")
         conn.execute(insert(events), audit)
-    return outcomes
+        return int(changed)
+    columns = (*_SET, "id", "row_version")
+    params = stored_rows(table, columns, ([*(u[c] for c in _SET), u["b_id"], u["b_version"]]
+                                          for u in updates), conn.dialect)
+    changed = conn.exec_driver_sql(  # through the engine, so its events see the statement
+        f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in _SET)} "
+        "WHERE id = ? AND row_version = ?", params).rowcount
+    conn.exec_driver_sql(
+        f"INSERT INTO events ({', '.join(_EVENT)}) VALUES ({', '.join('?' * len(_EVENT))})",
+        stored_rows(events, _EVENT, ([a[c] for c in _EVENT] for a in audit), conn.dialect))
+    return int(changed)
