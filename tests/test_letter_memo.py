@@ -202,3 +202,15 @@ def test_a_template_edited_between_batches_is_reread(tmp_path: Path) -> None:
     renderer.refresh()
     with renderer.batch():
         assert renderer.render("reminder", {}) == "新新"
+
+
+def test_an_imported_module_still_sees_the_globals_a_template_carries_itself() -> None:
+    """Imports skip Jinja's per-letter check for template-level globals when a letter has
+    none (all of ours); a template loaded with its own globals must still hand them on."""
+    renderer = env()
+    renderer.env.loader = DictLoader({"parts.j2": "{% macro m() %}{{ who }}{% endmacro %}",
+                                      "letter.j2": '{% from "parts.j2" import m %}{{ m() }}'})
+    renderer.overrides["reminder"] = "letter.j2"
+    renderer.env.get_template("letter.j2", globals={"who": "甲"})
+    with renderer.batch():
+        assert renderer.render("reminder", {}) == "甲"
