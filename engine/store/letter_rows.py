@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
@@ -41,7 +43,7 @@ def insert_letters(conn: Connection, rows: list[dict[str, object]]) -> int:
             index_elements=["idempotency_key"]).returning(letters.c.id)
         return len(conn.execute(stmt, rows).all())
     # dates and timestamps converted once each: mostly the tick's one day and one now
-    values = stored_rows(letters, columns, ([row[c] for c in columns] for row in rows), dialect)
+    values = stored_rows(letters, columns, map(itemgetter(*columns), rows), dialect)
     return int(conn.exec_driver_sql(  # through the engine, so its events see the statement
         f"INSERT OR IGNORE INTO letters ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' * len(columns))})", values).rowcount)
