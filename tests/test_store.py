@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from engine.records.lifecycle import LifecycleMachine, Moved, Refused
+from engine.runtime.state import recorded_keys
 from engine.spec import load_definition
 from engine.store import definitions, migrate, records
 from engine.store.db import Store, StoreError, connect, safe_url
@@ -46,7 +47,7 @@ def add_lead(store: Store, definition_id: int, key: str, **values: object) -> in
 
 
 def test_a_fresh_database_gets_the_newest_schema_on_first_use(store: Store) -> None:
-    assert migrate.current(store.engine) == migrate.head() == "0006"
+    assert migrate.current(store.engine) == migrate.head() == "0007"
     assert connect(store.url).engine.dialect.name == store.dialect  # a second open is a no-op
 
 
@@ -54,6 +55,26 @@ def test_migrations_build_exactly_the_tables_the_code_uses(store: Store) -> None
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diffs == []
+
+
+def test_the_tick_reads_the_keys_of_an_obligations_letters_from_an_index_alone(
+        tmp_path: Path) -> None:
+    """Every day the tick asks which letters of its live obligations are written already; the
+    answer must not cost a table row read per letter, as the letters pile up (SQLite's plan)."""
+    store = connect(f"sqlite:///{tmp_path / 'campaign.db'}")
+    seen: list[tuple[str, object]] = []
+
+    def keep(conn: object, cursor: object, statement: str, parameters: object, *_: object,
+             ) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", keep)
+    with store.engine.connect() as conn:
+        recorded_keys(conn, "sourcing_2017", [1, 2, 3])
+        statement, parameters = next((s, p) for s, p in seen if "obligation_id" in s)
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement}", parameters))  # type: ignore[arg-type]
+    assert "USING COVERING INDEX ix_letters_obligation_key" in plan, plan
 
 
 def test_loading_the_same_campaign_twice_keeps_one_version_and_a_change_makes_another(
