@@ -185,10 +185,10 @@ letters = Table(
     Column("message_id", String(300)),
     Index("ix_letters_status_planned", "status", "planned_for"),
     Index("ix_letters_record", "record_kind", "record_id"),
-    # the tick reads the keys of today's live obligations' letters (from the index alone),
-    # and of phase notices
+    # the tick reads the keys of today's live obligations' letters, and of phase notices,
+    # from these indexes alone
     Index("ix_letters_obligation_key", "obligation_id", "idempotency_key"),
-    Index("ix_letters_campaign_kind", "campaign_id", "kind"),
+    Index("ix_letters_campaign_kind_key", "campaign_id", "kind", "idempotency_key"),
 )
 
 campaign_phases = Table(
