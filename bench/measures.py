@@ -429,8 +429,12 @@ def validate_time(runs: int = 3) -> Timing:
         args = [exe, "validate", *files] if exe != PYTHON else [
             PYTHON, "-m", "engine.cli", "validate", *files]
         start = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True, cwd=ROOT)
-        return time.perf_counter() - start
+        done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+        elapsed = time.perf_counter() - start
+        if done.returncode:  # say why (a stale console script, a broken campaign), not just that
+            raise RuntimeError(f"{' '.join(args[:2])} … failed ({done.returncode}):\n"
+                               f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        return elapsed
 
     return _repeat(once, runs)
 
