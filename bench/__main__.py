@@ -38,7 +38,8 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
         profile: bool = False, log: bool = True, runs: int = 5) -> list[Row]:
     """Every measurement; returns the table rows and writes ``results``.
 
-    Each timed figure and its reference is the best of ``runs``: on this shared 2-core
+    Each timed figure and its reference is the best of ``runs`` rounds, taken in turns with
+    the others of its group (see :func:`bench.measures.interleaved`): on this shared 2-core
     machine one tick on a fresh copy ranged from 53 to 88 ms in five runs, and with three the
     best still moved by 15% between whole runs, enough to turn a ratio target over."""
     started = time.perf_counter()
@@ -57,11 +58,22 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     due = sum(large.due.values())
     rows: list[Row] = []
     say("tick")
-    t_small = m.tick_time(small, runs)
-    t_large = m.tick_time(large, runs, profile=workdir / "tick.prof" if profile else None)
-    floor = m.floor_time(large, runs)
-    plain = m.tick_time(large, runs, plain_letters=True)
-    naive, per_machine, sampled = m.naive_time(large, due)
+    profiled = [workdir / "tick.prof"] if profile else []  # the first timed 1M tick only
+    machine: dict[str, float] = {}  # from the last naive run: bytes per machine, records
+
+    def naive_run() -> float:
+        seconds, machine["bytes"], machine["sampled"] = m.naive_time(large, due)
+        return seconds
+
+    ticks = m.interleaved({
+        "small": lambda: m.tick_time(small, 1).best,
+        "large": lambda: m.tick_time(large, 1, profile=profiled.pop() if profiled else None
+                                     ).best,
+        "floor": lambda: m.floor_time(large, 1).best,
+        "plain": lambda: m.tick_time(large, 1, plain_letters=True).best,
+        "naive": naive_run}, runs)
+    t_small, t_large, floor, plain = (ticks[k] for k in ("small", "large", "floor", "plain"))
+    naive, per_machine, sampled = ticks["naive"].best, machine["bytes"], int(machine["sampled"])
     naive_all = naive / max(sampled, 1) * large.records
     cold = m.tick_process(large)
     big, little = f"{_count(large.records)}", f"{_count(small.records)}"
@@ -88,12 +100,13 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     xlsx_n = min(scale, 2_000 if quick else 50_000)
     csv_path = m.write_csv(workdir / "leads.csv", csv_n)
     xlsx_path = m.write_xlsx(workdir / "leads.xlsx", xlsx_n)
-    # best of `runs`, each into a fresh store, as the tick is best of `runs`
-    csv_rate = max(m.import_rate(csv_path, m.import_db(workdir, "csv"), csv_n)
-                   for _ in range(runs))
-    raw = max(m.raw_rate(csv_path, m.import_db(workdir, "raw")) for _ in range(runs))
-    xlsx_rate = max(m.import_rate(xlsx_path, m.import_db(workdir, "xlsx"), xlsx_n)
-                    for _ in range(runs))
+    # seconds per row, best of `runs` rounds taken in turns, each into a fresh store
+    imports = m.interleaved({
+        "csv": lambda: 1 / m.import_rate(csv_path, m.import_db(workdir, "csv"), csv_n),
+        "raw": lambda: 1 / m.raw_rate(csv_path, m.import_db(workdir, "raw")),
+        "xlsx": lambda: 1 / m.import_rate(xlsx_path, m.import_db(workdir, "xlsx"), xlsx_n)},
+        runs)
+    csv_rate, raw, xlsx_rate = (1 / imports[k].best for k in ("csv", "raw", "xlsx"))
     rows += [
         Row(f"import CSV, {csv_n:,} rows, validated", _rate(csv_rate),
             f"raw executemany {_rate(raw)}", f"{csv_rate / raw:.2f}",
@@ -134,7 +147,11 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
                         "no --pg URL / CAMPAIGN_TEST_PG"))
     command = "python -m bench " + (f"--scale {scale}" if not quick else "--quick")
     command += f" --runs {runs}" if not quick and runs != 5 else ""
-    notes = [f"tick: best of {runs} on a fresh copy of the database each time, as a daemon's "
+    notes = [f"Each figure and its reference: the best of {runs} rounds, the measures of a "
+             "group (ticks, floor and naive; imports) taken in turns within each round, so "
+             "that a slow spell of this shared machine falls on a figure and its reference "
+             "alike.",
+             f"tick: best of {runs} on a fresh copy of the database each time, as a daemon's "
              "next tick: definition parsed and statements compiled by an earlier, untimed tick "
              f"(median {_ms(t_large.median)} at {big}, {_ms(t_small.median)} at {little}, "
              f"floor median {_ms(floor.median)}).",

@@ -47,6 +47,20 @@ class Timing:
     runs: int
 
 
+def interleaved(measures: dict[str, Callable[[], float]], runs: int) -> dict[str, Timing]:
+    """Each measure once per round, for ``runs`` rounds; each one's best and median.
+
+    On this shared machine a slow spell lasts longer than a run: measured five runs at a time,
+    one whole run of the benchmark found the tick at 73-75 ms in all ten of its runs (100k and
+    1M) and the floor, measured after them, at its usual 24 ms; the next whole run found the
+    tick at 50-53. Taken in turns, a figure and its reference share such spells."""
+    times: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(runs):
+        for name, measure in measures.items():
+            times[name].append(measure())
+    return {name: Timing(min(t), statistics.median(t), runs) for name, t in times.items()}
+
+
 def _fresh_copy(src: Path, tag: str) -> Path:
     dst = src.with_name(f"{src.stem}.{tag}.db")
     for suffix in ("", "-wal", "-shm"):
