@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, literal, select, update
 
 from engine.runtime.obligations import Obligation
 from engine.runtime.phases import PENDING
@@ -95,9 +95,14 @@ def _leads_of(conn: Connection, campaign: str, body: str, enough: int) -> int:
 
 
 def recorded_keys(conn: Connection, campaign: str, obligation_ids: list[int]) -> set[str]:
-    """Keys already recorded of letters about these obligations, and of phase notices."""
+    """Keys already recorded of letters about these obligations, and of phase notices.
+
+    Both are read from partial indexes alone (see ``letters`` in :mod:`engine.store.tables`).
+    The kind is written into the statement, not bound: PostgreSQL's generic plan for a bound
+    kind could not use an index that holds phase notices only."""
     keys = set(conn.scalars(select(letters.c.idempotency_key).where(
-        letters.c.campaign_id == campaign, letters.c.kind == "phase_start")))
+        letters.c.campaign_id == campaign,
+        letters.c.kind == literal("phase_start", literal_execute=True))))
     for start in range(0, len(obligation_ids), 500):
         keys.update(conn.scalars(select(letters.c.idempotency_key).where(
             letters.c.obligation_id.in_(obligation_ids[start:start + 500]))))
