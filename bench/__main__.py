@@ -147,10 +147,12 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
                         "no --pg URL / CAMPAIGN_TEST_PG"))
     command = "python -m bench " + (f"--scale {scale}" if not quick else "--quick")
     command += f" --runs {runs}" if not quick and runs != 5 else ""
-    notes = [f"Each figure and its reference: the best of {runs} rounds, the measures of a "
-             "group (ticks, floor and naive; imports) taken in turns within each round, so "
-             "that a slow spell of this shared machine falls on a figure and its reference "
-             "alike.",
+    notes = [f"SQLite figures and their references: the best of {runs} rounds, the measures "
+             "of a group (ticks, floor and naive; imports) taken in turns within each round, "
+             "in an order that turns round by round, so that a slow spell of this shared "
+             "machine falls on a figure and its reference alike. The PostgreSQL rows are "
+             "measured afterwards, best of the same number, and compared with those SQLite "
+             "figures: minutes apart, so their ratios carry the machine's drift as well.",
              f"tick: best of {runs} on a fresh copy of the database each time, as a daemon's "
              "next tick: definition parsed and statements compiled by an earlier, untimed tick "
              f"(median {_ms(t_large.median)} at {big}, {_ms(t_small.median)} at {little}, "

@@ -53,11 +53,15 @@ def interleaved(measures: dict[str, Callable[[], float]], runs: int) -> dict[str
     On this shared machine a slow spell lasts longer than a run: measured five runs at a time,
     one whole run of the benchmark found the tick at 73-75 ms in all ten of its runs (100k and
     1M) and the floor, measured after them, at its usual 24 ms; the next whole run found the
-    tick at 50-53. Taken in turns, a figure and its reference share such spells."""
+    tick at 50-53. Taken in turns, a figure and its reference share such spells; the order
+    turns too, round by round, so that none of them always runs first (or just after the
+    costly one)."""
     times: dict[str, list[float]] = {name: [] for name in measures}
-    for _ in range(runs):
-        for name, measure in measures.items():
-            times[name].append(measure())
+    names = list(measures)
+    for round_ in range(runs):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(measures[name]())
     return {name: Timing(min(t), statistics.median(t), runs) for name, t in times.items()}
 
 

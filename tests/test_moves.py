@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, text
+import pytest
+from sqlalchemy import Connection, func, select, text, update
 
-from engine.records.lifecycle import Moved, Refused, lifecycle_machines
+from engine.records.lifecycle import LifecycleMachine, Moved, Refused, lifecycle_machines
 from engine.store import definitions
 from engine.store.db import connect
 from engine.store.moves import MoveRequest, move_many_in
@@ -74,3 +76,35 @@ def test_a_batch_stores_the_state_and_the_event_as_a_move_made_one_at_a_time(
     assert trail[zj][:-1] == trail[js][:-1] and trail[js][6]  # data IS NULL
     if db_url.startswith("sqlite"):  # PostgreSQL's text drops trailing zeros of a fraction
         assert shape(one[2]) == shape(batch[2]) and shape(trail[zj][-1]) == shape(trail[js][-1])
+
+
+class _Meddling:
+    """The lead machine, but another writer moves ``lead`` just before each check, after the
+    batch has read it: the batch's guarded write must then fail the transaction."""
+
+    def __init__(self, machine: LifecycleMachine, conn: Connection, lead: int) -> None:
+        self.machine, self.conn, self.lead = machine, conn, lead
+
+    def reads_fields(self, trigger: str) -> bool:
+        return self.machine.reads_fields(trigger)
+
+    def fire(self, state: str, trigger: str, fields: Mapping[str, object]) -> Moved | Refused:
+        self.conn.execute(update(leads).where(leads.c.id == self.lead).values(
+            row_version=leads.c.row_version + 1))
+        return self.machine.fire(state, trigger, fields)
+
+
+def test_a_record_moved_by_someone_else_after_the_batch_read_it_fails_the_batch(
+        two_leads: tuple[str, int, int]) -> None:  # noqa: F811
+    db_url, zj, js = two_leads
+    store = connect(db_url)
+    _, definition = definitions.latest(store, "sourcing_2017")
+    machine = lifecycle_machines(definition)["lead"]
+    with pytest.raises(RuntimeError, match="changed concurrently"), store.engine.begin() as conn:
+        move_many_in(conn, "lead", [MoveRequest(zj, "report_to_office"),
+                                    MoveRequest(js, "report_to_office")],
+                     _Meddling(machine, conn, js), actor="测试")  # type: ignore[arg-type]
+    with store.engine.connect() as conn:  # rolled back: neither moved, no event
+        assert set(conn.scalars(select(leads.c.state))) == {"consolidated"}
+        assert conn.scalar(select(func.count()).select_from(events).where(
+            events.c.trigger == "report_to_office")) == 0

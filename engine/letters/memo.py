@@ -243,6 +243,8 @@ class Memo:
         a call. It answers only what :meth:`key` would: the same objects make the same key,
         being plain was decided the first time, and they are kept alive while remembered, so
         an identity here is never another object's."""
+        if type(macro) is not Macro:  # range(), a method: never remembered, see :meth:`key`
+            return UNSAID
         return self._same.get((id(macro), autoescape, *map(id, args)), UNSAID)
 
     def remember(self, key: tuple[object, ...], text: Any, macro: Macro,

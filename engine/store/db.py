@@ -31,7 +31,6 @@ def bind_converter(table: Table, column: str, dialect: Dialect,
     return kind.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
-
 _BY_VALUE = frozenset({str, int, bool, date})
 """Values whose equal instances a bind processor always turns into the same stored value."""
 
