@@ -11,19 +11,27 @@ from sqlalchemy import Connection, func, select, text, update
 
 from engine.records.lifecycle import LifecycleMachine, Moved, Refused, lifecycle_machines
 from engine.store import definitions
-from engine.store.db import connect
+from engine.store.db import Store, connect
 from engine.store.moves import MoveRequest, move_many_in
 from engine.store.records import move_in
 from engine.store.tables import events, leads
 from tests.test_routing import two_leads  # noqa: F401 - the fixture
 
+LeadsAndMachine = tuple[Store, LifecycleMachine, int, int]
 
-def test_a_batch_moves_each_record_from_where_the_previous_request_left_it(
-        two_leads: tuple[str, int, int]) -> None:  # noqa: F811
+
+@pytest.fixture
+def leads_and_machine(two_leads: tuple[str, int, int]) -> LeadsAndMachine:  # noqa: F811
+    """The store, sourcing_2017's lead machine, and two consolidated leads (ZJ and JS)."""
     db_url, zj, js = two_leads
     store = connect(db_url)
     _, definition = definitions.latest(store, "sourcing_2017")
-    machine = lifecycle_machines(definition)["lead"]
+    return store, lifecycle_machines(definition)["lead"], zj, js
+
+
+def test_a_batch_moves_each_record_from_where_the_previous_request_left_it(
+        leads_and_machine: LeadsAndMachine) -> None:
+    store, machine, zj, js = leads_and_machine
     with store.engine.begin() as conn:
         outcomes = move_many_in(conn, "lead", [
             MoveRequest(zj, "report_to_office", "上报"), MoveRequest(js, "open_case"),
@@ -44,14 +52,11 @@ def test_a_batch_moves_each_record_from_where_the_previous_request_left_it(
 
 
 def test_a_batch_stores_the_state_and_the_event_as_a_move_made_one_at_a_time(
-        two_leads: tuple[str, int, int]) -> None:  # noqa: F811
+        leads_and_machine: LeadsAndMachine) -> None:
     """The tick's batch writes straight to the driver on SQLite: what it stores must be what
     ``move_in`` stores through SQLAlchemy, down to the text of a timestamp and a NULL ``data``
     (not the JSON ``null`` SQLAlchemy writes for a None it is handed)."""
-    db_url, zj, js = two_leads
-    store = connect(db_url)
-    _, definition = definitions.latest(store, "sourcing_2017")
-    machine = lifecycle_machines(definition)["lead"]
+    store, machine, zj, js = leads_and_machine
     at = datetime(2017, 10, 30, 9, 30, tzinfo=timezone(timedelta(hours=8)))
     with store.engine.begin() as conn:
         assert isinstance(move_in(conn, "lead", zj, "report_to_office", machine, actor="测试",
@@ -74,7 +79,7 @@ def test_a_batch_stores_the_state_and_the_event_as_a_move_made_one_at_a_time(
     assert (one[0], one[1], one[3]) == (batch[0], batch[1], batch[3]) == (
         "reported", one[1], 2)
     assert trail[zj][:-1] == trail[js][:-1] and trail[js][6]  # data IS NULL
-    if db_url.startswith("sqlite"):  # PostgreSQL's text drops trailing zeros of a fraction
+    if store.dialect == "sqlite":  # PostgreSQL's text drops trailing zeros of a fraction
         assert shape(one[2]) == shape(batch[2]) and shape(trail[zj][-1]) == shape(trail[js][-1])
 
 
@@ -95,11 +100,8 @@ class _Meddling:
 
 
 def test_a_record_moved_by_someone_else_after_the_batch_read_it_fails_the_batch(
-        two_leads: tuple[str, int, int]) -> None:  # noqa: F811
-    db_url, zj, js = two_leads
-    store = connect(db_url)
-    _, definition = definitions.latest(store, "sourcing_2017")
-    machine = lifecycle_machines(definition)["lead"]
+        leads_and_machine: LeadsAndMachine) -> None:
+    store, machine, zj, js = leads_and_machine
     with pytest.raises(RuntimeError, match="changed concurrently"), store.engine.begin() as conn:
         move_many_in(conn, "lead", [MoveRequest(zj, "report_to_office"),
                                     MoveRequest(js, "report_to_office")],
