@@ -116,7 +116,7 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     ]
     say("simulate and validate")
     for name in ("sourcing_2017", "foreign_investment_2017"):
-        seconds, letters = m.simulate_time(name)
+        seconds, letters = min(m.simulate_time(name) for _ in range(runs))  # best of R
         rows.append(Row(f"simulate {name} (whole period)", _ms(seconds), f"{letters} letters",
                         "", "< 2 s", seconds < 2))
     validate = m.validate_time(runs)
