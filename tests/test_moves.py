@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import Connection, func, select, text, update
 
 from engine.records.lifecycle import LifecycleMachine, Moved, Refused, lifecycle_machines
-from engine.store import definitions
+from engine.store import definitions, records
 from engine.store.db import Store, connect
 from engine.store.moves import MoveRequest, move_many_in
 from engine.store.records import move_in
 from engine.store.tables import events, leads
-from tests.test_routing import two_leads  # noqa: F401 - the fixture
+from tests.conftest import CAMPAIGNS
+from tests.test_routing import COMPLETE, cli, two_leads  # noqa: F401 - the fixture
 
 LeadsAndMachine = tuple[Store, LifecycleMachine, int, int]
 
@@ -110,3 +111,30 @@ def test_a_record_moved_by_someone_else_after_the_batch_read_it_fails_the_batch(
         assert set(conn.scalars(select(leads.c.state))) == {"consolidated"}
         assert conn.scalar(select(func.count()).select_from(events).where(
             events.c.trigger == "report_to_office")) == 0
+
+
+def test_a_guarded_trigger_in_a_batch_is_checked_on_each_records_own_fields(
+        db_url: str) -> None:
+    """Rows of one state share the machine's answer only for a trigger without guards: where
+    a guard reads fields (三、（二）: a lead is consolidated only when complete), each row is
+    checked on its own, so a complete lead moves and an incomplete one beside it does not."""
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    store = connect(db_url)
+    def_id, definition = definitions.latest(store, "sourcing_2017")
+    records.insert_records(store, "lead", "sourcing_2017", def_id, [
+        records.NewRecord("HZ-1", COMPLETE, "HZ-1", "zhejiang_amr"),
+        records.NewRecord("HZ-2", {**COMPLETE, "mark": ""}, "HZ-2", "zhejiang_amr"),
+        records.NewRecord("HZ-3", COMPLETE, "HZ-3", "zhejiang_amr")],
+        actor="浙江省局", initial_state="collected")
+    with store.engine.connect() as conn:
+        ids = dict(conn.execute(select(leads.c.natural_key, leads.c.id)).all())
+    with store.engine.begin() as conn:
+        outcomes = move_many_in(conn, "lead", [
+            MoveRequest(ids[ref], "consolidate") for ref in ("HZ-1", "HZ-2", "HZ-3")],
+            lifecycle_machines(definition)["lead"], actor="测试")
+    assert [type(o) for o in outcomes] == [Moved, Refused, Moved]
+    refused = outcomes[1]
+    assert isinstance(refused, Refused) and [f.field for f in refused.failures] == ["mark"]
+    with store.engine.connect() as conn:
+        assert dict(conn.execute(select(leads.c.natural_key, leads.c.state)).all()) == {
+            "HZ-1": "consolidated", "HZ-2": "collected", "HZ-3": "consolidated"}

@@ -3,8 +3,9 @@
 :func:`engine.store.records.move_in` reads, checks and writes one record per three statements;
 a national tick that closes a thousand decided cases would spend most of its time there. Here
 the rows are read with one ``IN`` query per 500 ids, each move is checked by the one machine of
-the lifecycle, and the updates and audit events go out as two ``executemany`` statements, with
-the same optimistic ``row_version`` guard and the same events as a move made one at a time.
+the lifecycle (once per state, for a trigger whose guards read no field), and the updates and
+audit events go out as two ``executemany`` statements, with the same optimistic
+``row_version`` guard and the same events as a move made one at a time.
 """
 
 from __future__ import annotations
@@ -43,10 +44,15 @@ def move_many_in(conn: Connection, kind: str, requests: Sequence[MoveRequest],
     if not actor.strip():
         raise ValueError("every state change records an actor")
     table = RECORD_TABLES[kind]
+    reads = {trigger: machine.reads_fields(trigger) for trigger in {r.trigger for r in requests}}
+    # a guard reading fields needs the whole row; otherwise what the move and its event use
+    columns = (table.c if any(reads.values()) else
+               (table.c.id, table.c.state, table.c.row_version, table.c.campaign_id,
+                table.c.definition_id))
     rows = {}
     ids = sorted({r.record_id for r in requests})
     for start in range(0, len(ids), CHUNK):
-        query = select(table).where(table.c.id.in_(ids[start:start + CHUNK]))
+        query = select(*columns).where(table.c.id.in_(ids[start:start + CHUNK]))
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         rows.update({row.id: row for row in conn.execute(query)})
@@ -55,14 +61,18 @@ def move_many_in(conn: Connection, kind: str, requests: Sequence[MoveRequest],
     updates: list[dict[str, object]] = []
     audit: list[dict[str, object]] = []
     outcomes: list[Moved | Refused] = []
-    reads = {trigger: machine.reads_fields(trigger) for trigger in {r.trigger for r in requests}}
+    decided: dict[tuple[str, str], Moved | Refused] = {}  # unguarded: by state and trigger
     for req in requests:
         row = rows.get(req.record_id)
         if row is None:
             raise RecordNotFound(f"{kind} {req.record_id}")
         state, version = current.get(req.record_id, (row.state, row.row_version))
-        outcome = machine.fire(state, req.trigger,
-                               fields_of(row, table) if reads[req.trigger] else {})
+        if reads[req.trigger]:
+            outcome = machine.fire(state, req.trigger, fields_of(row, table))
+        elif (outcome := decided.get((state, req.trigger))) is None:
+            # no guard looks at the row, so the machine's answer is the same for every row
+            # in this state: asked once, not a hundred times (20 µs each through transitions)
+            outcome = decided[(state, req.trigger)] = machine.fire(state, req.trigger, {})
         outcomes.append(outcome)
         if isinstance(outcome, Refused):
             continue
