@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from engine.runtime.obligations import Obligation
-from engine.runtime.timers import TimedRecord, overstayed, timer_due
+from engine.runtime.timers import TimedRecord, overstayed
 from engine.spec.dates import all_phases
 from engine.spec.loader import Definition
 from engine.spec.workdays import shift
@@ -150,7 +150,7 @@ def plan_timers(definition: Definition, snap: Snapshot, today: date) -> list[Let
     handling it (``supervise``) or to that body's superior (``escalate``)."""
     letters = []
     index, cid = definition.bodies, definition.campaign.id
-    for timer, record, key in overstayed(definition, snap.timed, snap.recorded, today):
+    for timer, record, key, due in overstayed(definition, snap.timed, snap.recorded, today):
         if timer.action == "fire" or record.body is None or record.body not in index:
             continue
         recipient: str | None = record.body
@@ -159,8 +159,8 @@ def plan_timers(definition: Definition, snap: Snapshot, today: date) -> list[Let
             recipient = superior.id if superior else None
         if recipient is None:
             continue
-        letters.append(Letter(key, "supervision", cid, recipient, timer_due(timer, record.since),
-                              body=record.body, record=record, timer=timer.id))
+        letters.append(Letter(key, "supervision", cid, recipient, due, body=record.body,
+                              record=record, timer=timer.id))
     return letters
 
 

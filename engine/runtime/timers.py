@@ -70,25 +70,33 @@ def _watching(definition: Definition) -> dict[tuple[str, str], list[tuple[Timer,
 
 
 def overstayed(definition: Definition, records: Iterable[TimedRecord], recorded: Set[str],
-               today: date) -> Iterator[tuple[Timer, TimedRecord, str]]:
-    """Every (timer, record, key) whose time is up on ``today`` and not yet acted on.
+               today: date) -> Iterator[tuple[Timer, TimedRecord, str, date]]:
+    """Every (timer, record, key, day its time was up) due on ``today`` and not yet acted on.
 
     Called on every record in a watched state, most of them acted on already, so the keys
-    are built from per-timer prefixes rather than by :func:`timer_key` each time."""
+    are built from per-timer prefixes rather than by :func:`timer_key` each time; and a
+    timer's day is worked out once per day a record entered the state (a national tick's 700
+    records entered on a few dozen days)."""
     watching = _watching(definition)
+    days: dict[tuple[str, date], date] = {}  # (timer's key prefix, since) -> its day
     for record in records:
         timers = watching.get((record.kind, record.state))
         if not timers:
             continue
-        tail = f"{record.kind}:{record.id}:{record.since.isoformat()}"
+        since = record.since
+        tail = f"{record.kind}:{record.id}:{since.isoformat()}"
         for timer, prefix in timers:
             key = prefix + tail
-            if key not in recorded and timer_due(timer, record.since) <= today:
-                yield timer, record, key
+            if key in recorded:
+                continue
+            if (due := days.get((prefix, since))) is None:
+                due = days[(prefix, since)] = timer_due(timer, since)
+            if due <= today:
+                yield timer, record, key, due
 
 
 def timer_moves(definition: Definition, records: Iterable[TimedRecord], recorded: Set[str],
                 today: date) -> list[TimerMove]:
     return [TimerMove(key, record, timer.trigger, timer.id)
-            for timer, record, key in overstayed(definition, records, recorded, today)
+            for timer, record, key, _ in overstayed(definition, records, recorded, today)
             if timer.action == "fire" and timer.trigger is not None]
