@@ -1,4 +1,5 @@
-"""The planner: (obligations, state snapshot, today) -> the letters to send or record as skipped.
+"""The planner: (obligations, state snapshot, today) -> the letters to send or record as skipped,
+and the lifecycle moves of ``fire`` timers.
 
 Pure and deterministic, so ``campaign run``, ``campaign simulate`` and the tests share it and
 simulation cannot drift from production. Each letter has an idempotency key (obligation, kind,
@@ -16,7 +17,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from engine.runtime.obligations import Obligation
-from engine.runtime.timers import TimedRecord, overstayed
+from engine.runtime.timers import TimedRecord, TimerMove, overstayed
 from engine.spec.dates import all_phases
 from engine.spec.loader import Definition
 from engine.spec.workdays import shift
@@ -145,13 +146,20 @@ def plan_phases(definition: Definition, snap: Snapshot, today: date) -> list[Let
     return letters
 
 
-def plan_timers(definition: Definition, snap: Snapshot, today: date) -> list[Letter]:
-    """A supervision letter for each lead or case that overstayed a watched state: to the body
-    handling it (``supervise``) or to that body's superior (``escalate``)."""
-    letters = []
+def plan_timers(definition: Definition, snap: Snapshot, today: date,
+                ) -> tuple[list[Letter], list[TimerMove]]:
+    """For each lead or case that overstayed a watched state: a supervision letter to the body
+    handling it (``supervise``) or to that body's superior (``escalate``), or the lifecycle
+    trigger of a ``fire`` timer. One pass over the timed records for both."""
+    letters: list[Letter] = []
+    moves: list[TimerMove] = []
     index, cid = definition.bodies, definition.campaign.id
     for timer, record, key, due in overstayed(definition, snap.timed, snap.recorded, today):
-        if timer.action == "fire" or record.body is None or record.body not in index:
+        if timer.action == "fire":
+            if timer.trigger is not None:
+                moves.append(TimerMove(key, record, timer.trigger, timer.id))
+            continue
+        if record.body is None or record.body not in index:
             continue
         recipient: str | None = record.body
         if timer.action == "escalate":
@@ -161,15 +169,29 @@ def plan_timers(definition: Definition, snap: Snapshot, today: date) -> list[Let
             continue
         letters.append(Letter(key, "supervision", cid, recipient, due, body=record.body,
                               record=record, timer=timer.id))
-    return letters
+    return letters, moves
 
 
-def plan(definition: Definition, obligations: Iterable[Obligation], snap: Snapshot,
-         today: date) -> list[Letter]:
-    """Everything to do on ``today``, in a stable order."""
-    letters = plan_phases(definition, snap, today) + plan_timers(definition, snap, today)
+class DayPlan(NamedTuple):
+    """What a day brings: the letters, in a stable order, and the ``fire`` moves."""
+
+    letters: list[Letter]
+    moves: list[TimerMove]
+
+
+def plan_day(definition: Definition, obligations: Iterable[Obligation], snap: Snapshot,
+             today: date) -> DayPlan:
+    """Everything to do on ``today``: what ``campaign run`` records and ``simulate`` shows."""
+    supervision, moves = plan_timers(definition, snap, today)
+    letters = plan_phases(definition, snap, today) + supervision
     for ob in obligations:
         if first_letter_day(ob) > today:
             continue  # nothing of this obligation is due yet
         letters.extend(plan_obligation(ob, snap, today))
-    return sorted(letters, key=lambda lt: (lt.scheduled, lt.kind, lt.key))
+    return DayPlan(sorted(letters, key=lambda lt: (lt.scheduled, lt.kind, lt.key)), moves)
+
+
+def plan(definition: Definition, obligations: Iterable[Obligation], snap: Snapshot,
+         today: date) -> list[Letter]:
+    """The letters of :func:`plan_day`."""
+    return plan_day(definition, obligations, snap, today).letters

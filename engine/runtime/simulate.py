@@ -16,8 +16,8 @@ import yaml
 
 from engine.records.lifecycle import Moved, lifecycle_machines
 from engine.runtime.obligations import obligations
-from engine.runtime.planner import Letter, Snapshot, plan
-from engine.runtime.timers import TimedRecord, timer_moves
+from engine.runtime.planner import Letter, Snapshot, plan_day
+from engine.runtime.timers import TimedRecord
 from engine.spec.loader import Definition
 
 
@@ -131,13 +131,14 @@ def simulate(definition: Definition, start: date, end: date,
                 merged[ob.key] = max(merged.get(ob.key, 0), leads[ob.body])
         live = tuple(r for r in records.values() if r.since <= day)
         snap = Snapshot(recorded, submitted, merged, live)
-        for move in timer_moves(definition, live, recorded, day):
+        planned, moves = plan_day(definition, obs, snap, day)
+        for move in moves:
             recorded.add(move.key)
             rec = move.record
             outcome = machines[rec.kind].fire(rec.state, move.trigger, {})
             if isinstance(outcome, Moved):
                 records[(rec.kind, rec.id)] = rec._replace(state=outcome.dest, since=day)
-        for letter in plan(definition, obs, snap, day):
+        for letter in planned:
             recorded.add(letter.key)
             yield day, letter
         day += timedelta(days=1)

@@ -22,9 +22,9 @@ from engine.runtime.forwarding import feedback_obligations
 from engine.runtime.live import live_obligations
 from engine.runtime.obligations import obligations
 from engine.runtime.phases import PhaseStep, advance, phase_name
-from engine.runtime.planner import Letter, plan
+from engine.runtime.planner import Letter, plan_day
 from engine.runtime.state import snapshot, stored_phase, sync_obligations
-from engine.runtime.timers import TimerMove, timer_moves
+from engine.runtime.timers import TimerMove
 from engine.spec.dates import DateError
 from engine.spec.loader import Definition
 from engine.store import definitions as defs
@@ -93,8 +93,7 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
             live.obligations.append(ob)
             live.ids[ob.key] = oid
         snap = snapshot(conn, definition, live, day)
-        planned = plan(definition, live.obligations, snap, day)
-        moves = timer_moves(definition, snap.timed, snap.recorded, day)
+        planned, moves = plan_day(definition, live.obligations, snap, day)
         steps = advance(definition, stored_phase(conn, campaign), day)
         owing = sum(1 for ob in live.obligations if ob.due < day and ob.key not in snap.submitted)
         phase = steps[-1].dest if steps else stored_phase(conn, campaign)

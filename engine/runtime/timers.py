@@ -93,10 +93,3 @@ def overstayed(definition: Definition, records: Iterable[TimedRecord], recorded:
                 due = days[(prefix, since)] = timer_due(timer, since)
             if due <= today:
                 yield timer, record, key, due
-
-
-def timer_moves(definition: Definition, records: Iterable[TimedRecord], recorded: Set[str],
-                today: date) -> list[TimerMove]:
-    return [TimerMove(key, record, timer.trigger, timer.id)
-            for timer, record, key, _ in overstayed(definition, records, recorded, today)
-            if timer.action == "fire" and timer.trigger is not None]
