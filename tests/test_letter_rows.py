@@ -203,3 +203,22 @@ def test_a_row_postgresql_refuses_in_the_copy_is_sqlalchemys_error_and_nothing_i
         insert_letters(conn, [letter("ok"), letter("k" * 301)])  # the key column holds 300
     assert isinstance(raised.value, DataError)
     assert stored(store) == []
+
+
+def test_a_remembered_conversion_is_reused_only_for_the_same_value_of_the_same_type() -> None:
+    """The SQLite writers convert each distinct date, timestamp and flag once per batch
+    (:func:`engine.store.db.remembering`); equal values that are stored differently must
+    still be converted each, and a list (which could change between rows) every time."""
+    seen: list[object] = []
+
+    def convert(value: object) -> str:
+        seen.append(value)
+        return repr(value)
+
+    stored = db.remembering(convert)
+    east8 = CREATED.astimezone(timezone(timedelta(hours=8)))
+    tags = ["a"]
+    values = [CREATED, CREATED, east8, CREATED, 1, True, 1, date(2017, 10, 31),
+              date(2017, 10, 31), tags, tags]
+    assert [stored(v) for v in values] == [repr(v) for v in values]
+    assert seen == [CREATED, east8, 1, True, date(2017, 10, 31), tags, tags]

@@ -44,8 +44,11 @@ def remembering(convert: Callable[[Any], Any], limit: int = 10_000) -> Callable[
     not at all if it is a float or Decimal (``-0.0 == 0.0``) or anything else. At most ``limit``
     values are kept, so a column of distinct values costs no more than converting each."""
     said: dict[tuple[Any, ...], Any] = {}
+    last: list[Any] = [said, None]  # the previous value and what it became
 
     def stored(value: Any) -> Any:
+        if value is last[0]:  # the same object as the row before: a tick's one ``now``
+            return last[1]
         kind = value.__class__
         if kind in _BY_VALUE:
             key: tuple[Any, ...] = (kind, value)
@@ -58,6 +61,7 @@ def remembering(convert: Callable[[Any], Any], limit: int = 10_000) -> Callable[
             found = convert(value)
             if len(said) < limit:
                 said[key] = found
+        last[0], last[1] = value, found  # immutable, so the same object is stored the same
         return found
     return stored
 
