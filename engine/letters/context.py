@@ -110,42 +110,53 @@ def _namer(definition: Definition, day: dict[str, Any], today: date,
     return name
 
 
-def letter_context(definition: Definition, letter: Letter, today: date) -> dict[str, Any]:
-    """Everything a template of ``letter.kind`` needs, in Chinese where a reader sees it."""
+def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], dict[str, Any]]:
+    """:func:`letter_context` for the letters of one day, with what they share (the day's
+    values, the names, the record words) looked up once rather than once a letter."""
     day = _of_the_day(definition, today)
     name = _namer(definition, day, today)
-    report = day["reports"].get(letter.report) if letter.report else None
-    due = letter.due
-    ctx: dict[str, Any] = {
-        "kind": letter.kind,
-        "campaign": day["campaign"],
-        "recipient": name(letter.recipient),
-        "owing_body": name(letter.body),
-        "sender": name(report[0].to) if report else day["issuers"],
-        "date_written": day["date_written"],
-        "today": day["today"],
-        "contacts": day["contacts"],
-        "report": report[1] if report else None,
-        "phase": day["phases"].get(letter.phase) if letter.phase else None,
-        "record": None,
-        "due": cn_date(due) if due else None,
-        "days_left": (due - today).days if due and due >= today else None,
-        "days_late": (today - due).days if due and today > due else None,
-        "shortfall": letter.shortfall or None,
-        "period": letter.period,
-    }
-    if report is None and letter.title is not None:  # feedback on a forwarded lead
-        ctx["report"] = {"id": letter.report, "title": letter.title, "source": day["routing"],
-                         "quota": None, "content": None}  # owed under the routing rule
-    if letter.record is not None:
-        rec = letter.record
-        states, timers = _record_words(definition)
-        limit, source = timers.get((rec.kind, letter.timer or ""), (None, None))
-        ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件", "ref": rec.ref,
-                         "state": states.get((rec.kind, rec.state), rec.state),
-                         "since": cn_date(rec.since), "days": (today - rec.since).days,
-                         "limit": limit, "source": source}
-    return ctx
+    reports, phases, issuers = day["reports"], day["phases"], day["issuers"]
+    states, timers = _record_words(definition)
+
+    def context(letter: Letter) -> dict[str, Any]:
+        report = reports.get(letter.report) if letter.report else None
+        due = letter.due
+        ctx: dict[str, Any] = {
+            "kind": letter.kind,
+            "campaign": day["campaign"],
+            "recipient": name(letter.recipient),
+            "owing_body": name(letter.body),
+            "sender": name(report[0].to) if report else issuers,
+            "date_written": day["date_written"],
+            "today": day["today"],
+            "contacts": day["contacts"],
+            "report": report[1] if report else None,
+            "phase": phases.get(letter.phase) if letter.phase else None,
+            "record": None,
+            "due": cn_date(due) if due else None,
+            "days_left": (due - today).days if due and due >= today else None,
+            "days_late": (today - due).days if due and today > due else None,
+            "shortfall": letter.shortfall or None,
+            "period": letter.period,
+        }
+        if report is None and letter.title is not None:  # feedback on a forwarded lead
+            ctx["report"] = {"id": letter.report, "title": letter.title,
+                             "source": day["routing"], "quota": None,
+                             "content": None}  # owed under the routing rule
+        if letter.record is not None:
+            rec = letter.record
+            limit, source = timers.get((rec.kind, letter.timer or ""), (None, None))
+            ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件", "ref": rec.ref,
+                             "state": states.get((rec.kind, rec.state), rec.state),
+                             "since": cn_date(rec.since), "days": (today - rec.since).days,
+                             "limit": limit, "source": source}
+        return ctx
+    return context
+
+
+def letter_context(definition: Definition, letter: Letter, today: date) -> dict[str, Any]:
+    """Everything a template of ``letter.kind`` needs, in Chinese where a reader sees it."""
+    return letter_contexts(definition, today)(letter)
 
 
 def forwarding_context(definition: Definition, lead: Mapping[str, Any], ref: str, sender: str,

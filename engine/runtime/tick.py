@@ -8,14 +8,16 @@ the rows this runner actually inserted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from engine.letters import LetterRenderer, TemplateProblem, letter_context
+from engine.letters import LetterRenderer, TemplateProblem
+from engine.letters.context import letter_contexts
 from engine.letters.render import renderer_for
 from engine.records.lifecycle import Moved, Refused, lifecycle_machines
 from engine.runtime.forwarding import feedback_obligations
@@ -103,8 +105,9 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
                                sum(lt.status == "skip" for lt in planned), owing, phase,
                                phase_name(definition, phase), tuple(planned), len(moves))
         now = datetime.now(UTC)
+        context = letter_contexts(definition, day)
         with renderer.batch():  # the day's shared parts are not changed while it lasts
-            rows = [_letter_row(lt, live.ids, renderer, definition, day, now) for lt in planned]
+            rows = [_letter_row(lt, live.ids, renderer, context, now) for lt in planned]
         sent = insert_letters(conn, [r for r in rows if r["status"] == "planned"])
         skipped = insert_letters(conn, [r for r in rows if r["status"] != "planned"])
         _record_phase_steps(conn, campaign, definition_id, steps, at)
@@ -129,10 +132,11 @@ def held_by_parent(store: Store, definition: Definition,
 
 
 def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
-                definition: Definition, day: date, now: datetime) -> dict[str, object]:
+                context: Callable[[Letter], dict[str, Any]], now: datetime,
+                ) -> dict[str, object]:
     text = subject = None
     if lt.status == "send":
-        text = renderer.render(lt.kind, letter_context(definition, lt, day))
+        text = renderer.render(lt.kind, context(lt))
         # the first line, from a head long enough for the 300 kept (not every line split)
         subject = text.lstrip("# ")[:301].splitlines()[0][:300] if text.strip() else None
     return {"idempotency_key": lt.key, "campaign_id": lt.campaign, "kind": lt.kind,
