@@ -132,23 +132,22 @@ class LetterRenderer:
         return self.overrides.get(name, f"letters/{name}.md.j2")  # type: ignore[call-overload]
 
     def render(self, kind: str, context: dict[str, Any]) -> str:
-        path = self.path_for(kind)
-        try:
+        try:  # the template's path is worked out once per kind, or for an error message
             known = self._by_kind.get(kind)
             if known is None:
-                template = self.env.get_template(path)
+                template = self.env.get_template(self.path_for(kind))
                 known = self._by_kind[kind] = (template, _plain_globals(template))
             template, globals_ = known
             if globals_ is None:
                 return template.render(context)
             return _render(template, {**globals_, **context})
         except TemplateNotFound:
-            raise TemplateProblem(f"找不到文书模板 {path}") from None
+            raise TemplateProblem(f"找不到文书模板 {self.path_for(kind)}") from None
         except TemplateSyntaxError as exc:
-            where = f"{exc.filename or path}:{exc.lineno}"
+            where = f"{exc.filename or self.path_for(kind)}:{exc.lineno}"
             raise TemplateProblem(f"{where}: 模板语法错误：{exc.message}") from None
         except TemplateError as exc:  # undefined variable, sandbox refusal
-            raise TemplateProblem(f"{path}: 模板无法生成文书：{exc}") from None
+            raise TemplateProblem(f"{self.path_for(kind)}: 模板无法生成文书：{exc}") from None
 
 
 def _plain_globals(template: Template) -> dict[str, Any] | None:
