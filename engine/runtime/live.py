@@ -75,8 +75,8 @@ def live_obligations(conn: Connection, definition: Definition,
     first letter day can have come, and those with a quota."""
     horizon = today + timedelta(days=reminder_lead_days(definition))
     by_row, tz, live = _by_row(definition), ZoneInfo(definition.campaign.timezone), Live()
-    for oid, report, body, period, first, total, n in conn.execute(_query(definition),
-                                                                   {"horizon": horizon}):
+    for oid, report, body, period, first, total, n in conn.execute(
+            _query(definition), {"horizon": horizon}).all():  # at once, not row by row
         ob = by_row.get((report, body, period))
         if ob is None or (report, body, period) in held or ob.key in live.ids:
             continue  # not this version's (yet), a parent's, or found both ways

@@ -102,10 +102,10 @@ def recorded_keys(conn: Connection, campaign: str, obligation_ids: list[int]) ->
     kind could not use an index that holds phase notices only."""
     keys = set(conn.scalars(select(letters.c.idempotency_key).where(
         letters.c.campaign_id == campaign,
-        letters.c.kind == literal("phase_start", literal_execute=True))))
-    for start in range(0, len(obligation_ids), 500):
+        letters.c.kind == literal("phase_start", literal_execute=True))).all())
+    for start in range(0, len(obligation_ids), 500):  # fetched at once, not row by row
         keys.update(conn.scalars(select(letters.c.idempotency_key).where(
-            letters.c.obligation_id.in_(obligation_ids[start:start + 500]))))
+            letters.c.obligation_id.in_(obligation_ids[start:start + 500]))).all())
     return keys
 
 
