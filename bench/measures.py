@@ -165,20 +165,26 @@ def tick_process(scenario: Scenario) -> float:
     return time.perf_counter() - start
 
 
-def floor_time(scenario: Scenario, runs: int = 3) -> Timing:
+def floor_time(scenario: Scenario, runs: int = 3, *, one_line: bool = False) -> Timing:
     """The same due queries, letter inserts and state moves, with ``sqlite3`` and nothing else:
     timed records through ``ix_*_campaign_state`` without those whose timer letter is written
     (the engine's query, see ``engine/runtime/timed.py``), owing obligations through
     ``ix_obligations_status_due``, ``INSERT OR IGNORE`` on the idempotency key, and the
-    ``fire`` moves as a guarded UPDATE plus an audit event. Letter texts are one-line
-    f-strings."""
+    ``fire`` moves as a guarded UPDATE plus an audit event.
+
+    The letters are f-strings saying what the templates say, as long as the engine's letters
+    (:class:`FloorWords`; the smoke test holds the lengths together), so that the floor writes
+    the same amount of text. ``one_line``: the earlier reference's one-line texts instead,
+    which write a sixth of it (shown beside, for comparison)."""
+    words = None if one_line else floor_words(scenario)
+
     def once(i: int) -> float:
         db = _fresh_copy(scenario.db_path, f"floor{i}")
         conn = sqlite3.connect(db, isolation_level=None)
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
             conn.execute(f"PRAGMA {pragma}")
         start = time.perf_counter()
-        sent = _floor_tick(conn, TICK_DAY)
+        sent = _floor_tick(conn, TICK_DAY, words)
         elapsed = time.perf_counter() - start
         conn.close()
         expected = sum(scenario.due.values())
@@ -201,7 +207,53 @@ def _local(stamp: str) -> date:
     return (datetime.fromisoformat(stamp) + timedelta(hours=8)).date()
 
 
-def _floor_tick(conn: sqlite3.Connection, today: date) -> int:
+@dataclass(frozen=True)
+class FloorWords:
+    """What the floor's letters say, read from the loaded definition before the clock starts,
+    as a hand-written script would keep it in its configuration."""
+
+    names: dict[str, str]  # body id -> name
+    states: dict[tuple[str, str], str]  # (record kind, state) -> its name
+    sources: dict[str, str]  # timer id -> the paragraph it rests on
+    reports: dict[str, tuple[str, str, str]]  # report id -> title, paragraph, sender's name
+    document: str  # 《title》（doc number
+    foot: str  # the contacts block, before the sender
+    issuers: str  # the sender of a supervision letter
+    written: str  # the date at the foot
+
+
+def floor_words(scenario: Scenario) -> FloorWords:
+    from engine.letters.context import cn_date_written
+    from engine.spec.bodies import name_on
+    from engine.store import definitions as defs
+    from engine.store.db import connect
+
+    store = connect(scenario.url)
+    _, definition = defs.latest(store, CAMPAIGN)
+    store.engine.dispose()
+    c, index = definition.campaign, definition.bodies
+    names = {body.id: name_on(body, TICK_DAY) for body in index.bodies.values()}
+    lifecycles = c.lifecycles
+    assert lifecycles is not None
+    states, sources = {}, {}
+    for kind in ("lead", "case"):
+        life = getattr(lifecycles, kind)
+        states.update({(kind, st.id): st.name for st in life.states})
+        sources.update({tm.id: str(tm.source) for tm in life.timers})
+    contacts = "".join(f"- {ct.name}，电话：{ct.phone}，电子邮箱：{ct.email}\n"
+                       for ct in c.contacts)
+    return FloorWords(
+        names, states, sources,
+        {r.id: (r.title, str(r.source), names.get(str(r.to), str(r.to))) for r in c.reports},
+        f"《{c.title}》（{c.doc_number}，", f"\n\n联系人：\n{contacts}\n",
+        "、".join(names.get(i, i) for i in c.issuer), cn_date_written(TICK_DAY))
+
+
+def _cn(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _floor_tick(conn: sqlite3.Connection, today: date, words: FloorWords | None = None) -> int:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     insert = ("INSERT OR IGNORE INTO letters (idempotency_key, campaign_id, kind, recipient_id,"
               " obligation_id, record_kind, record_id, step, planned_for, status, subject, body,"
@@ -224,7 +276,16 @@ def _floor_tick(conn: sqlite3.Connection, today: date) -> int:
                 continue
             key = f"{CAMPAIGN}:timer:{timer}:{kind}:{rid}:{day.isoformat()}"
             if dest is None:
-                text = f"# 督办函\n\n{body}：{ref} 自 {day} 起处于 {state}，已逾 {days} 日。"
+                if words is None:
+                    text = f"# 督办函\n\n{body}：{ref} 自 {day} 起处于 {state}，已逾 {days} 日。"
+                else:
+                    what = "线索" if kind == "lead" else "案件"
+                    text = (f"# 关于{what}{ref}办理情况的督办函\n\n{words.names[body]}：\n\n"
+                            f"你单位承办的{what}{ref}自{_cn(day)}起处于“"
+                            f"{words.states[kind, state]}”状态，已{(today - day).days}天，超过"
+                            f"{days}天的办理时限。根据{words.document}{words.sources[timer]}）"
+                            f"的安排，请抓紧办理，并及时反馈办理情况。{words.foot}"
+                            f"{words.issuers}\n\n{words.written}\n")
                 written += conn.execute(insert, (
                     key, CAMPAIGN, "supervision", body, None, kind, rid, 0, today.isoformat(),
                     "planned", text.splitlines()[0][2:], text, now)).rowcount
@@ -247,7 +308,14 @@ def _floor_tick(conn: sqlite3.Connection, today: date) -> int:
             continue
         step = (late - 1) // 5
         key = f"{CAMPAIGN}:{report}:{body}:{period or '-'}:overdue:{step}"
-        text = f"# 催报函\n\n{body}：{report}（{period}）应于 {due} 前报送，已逾期 {late} 日。"
+        if words is None:
+            text = f"# 催报函\n\n{body}：{report}（{period}）应于 {due} 前报送，已逾期 {late} 日。"
+        else:
+            title, source, sender = words.reports[report]
+            text = (f"# 关于催报{title}的通知\n\n{words.names[body]}：\n\n根据{words.document}"
+                    f"{source}）的安排，{title}（{period}）应于{_cn(date.fromisoformat(due))}前"
+                    f"报送。截至{_cn(today)}，你单位尚未报送，已逾期{late}天。\n\n请抓紧报送，"
+                    f"并说明逾期原因。{words.foot}{sender}\n\n{words.written}\n")
         written += conn.execute(insert, (key, CAMPAIGN, "overdue", body, oid, None, None, step,
                                          today.isoformat(), "planned", text.splitlines()[0][2:],
                                          text, now)).rowcount

@@ -6,6 +6,8 @@ only checks that the table and the RESULTS file come out, not that the targets a
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,37 @@ def test_quick_benchmark_prints_the_table_and_writes_results(
     text = results.read_text(encoding="utf-8")
     for heading in ("## Machine", "## Figures", "SQLAlchemy", "transitions", "| measure |"):
         assert heading in text
+
+
+def test_the_floor_writes_the_very_letters_the_tick_writes(tmp_path: Path) -> None:
+    """The floor is the tick's database work with nothing else: the same keys, and the same
+    texts (f-strings where the engine renders templates), so that the ratio to it measures
+    the engine and not a difference in what is written. A template change that this fails on
+    needs the floor's f-strings changed with it."""
+    from bench import measures as m
+    from bench.generate import generate
+    from engine.runtime.tick import tick
+    from engine.store.db import connect
+
+    scenario = generate(tmp_path / "tiny", 2_000, per_province=3)
+    engine_db = m._fresh_copy(scenario.db_path, "engine")
+    store = connect(f"sqlite:///{engine_db}")
+    tick(store, m.CAMPAIGN, m.TICK_AT)
+    store.engine.dispose()
+    floor_db = m._fresh_copy(scenario.db_path, "floor")
+    conn = sqlite3.connect(floor_db, isolation_level=None)
+    assert m._floor_tick(conn, m.TICK_DAY, m.floor_words(scenario)) == sum(scenario.due.values())
+    conn.close()
+
+    with closing(sqlite3.connect(scenario.db_path)) as c:
+        before = c.execute("SELECT max(id) FROM letters").fetchone()[0]
+
+    def written(db: Path) -> dict[str, tuple[str, str | None, str | None]]:
+        with closing(sqlite3.connect(db)) as c:
+            return {key: (status, subject, body) for key, status, subject, body in c.execute(
+                "SELECT idempotency_key, status, subject, body FROM letters "
+                "WHERE id > ? AND kind != 'fire'", (before,))}
+
+    ours, floor = written(engine_db), written(floor_db)
+    assert len(ours) == sum(n for what, n in scenario.due.items() if "fire" not in what)
+    assert floor == ours
