@@ -81,7 +81,7 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     big, little = f"{_count(large.records)}", f"{_count(small.records)}"
     rows += [
         Row(f"tick, {due:,} due of {big}", _ms(t_large.best), f"sqlite3 floor {_ms(floor.best)}",
-            f"{t_large.best / floor.best:.1f}x", "<= 2x floor", t_large.best <= 2 * floor.best),
+            f"{t_large.best / floor.best:.2f}x", "<= 2x floor", t_large.best <= 2 * floor.best),
         Row("  the same tick beside a floor of one-line letters", _ms(t_large.best),
             f"one-line floor {_ms(floor1.best)}", f"{t_large.best / floor1.best:.1f}x",
             "", None),
@@ -93,7 +93,7 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
             "<= 1.3x", t_large.best <= 1.3 * t_small.best),
         Row(f"tick vs one Machine per due record ({sampled:,})", _ms(t_large.best),
             f"naive {_ms(naive)} ({naive / max(sampled, 1) * 1000:.2f} ms, "
-            f"{per_machine / 1024:.0f} KB each)", f"{naive / t_large.best:.1f}x faster",
+            f"{per_machine / 1024:.0f} KB each)", f"{naive / t_large.best:.2f}x faster",
             ">= 10x", naive >= 10 * t_large.best),
         Row(f"  naive extrapolated to all {big} records (stated)", _ms(naive_all),
             "per-record cost x records", f"{naive_all / t_large.best:.0f}x faster"),
