@@ -13,13 +13,13 @@ from sqlalchemy import Connection, select, update
 
 from engine.cli import main
 from engine.runtime.timed import _queries_for, local_day, timed_records
-from engine.runtime.timers import TimedRecord, overstayed, timer_key
-from engine.spec.loader import Definition
+from engine.runtime.timers import TimedRecord, overstayed, timer_due, timer_key
+from engine.spec.loader import Definition, load_definition
 from engine.store import definitions, records
 from engine.store.db import Store, connect
 from engine.store.letter_rows import insert_letters
 from engine.store.tables import leads
-from tests.conftest_helpers import copy_example, insert_after
+from tests.conftest_helpers import copy_example, insert_after, replace_once
 from tests.test_routing import COMPLETE
 
 TODAY = date(2017, 12, 20)
@@ -82,10 +82,11 @@ def test_a_record_whose_every_timer_was_acted_on_is_not_read_again(
     filtered = conn.dialect.name == "postgresql" or zone == "Asia/Shanghai"
     if filtered:  # SQLite cannot convert a daylight-saving zone in SQL: it reads them all
         assert refs == ["ZJ-2", "ZJ-3"]
-    still_due = {k for _, _, k, _ in overstayed(definition, found, recorded, TODAY)}
-    assert still_due == {key("ZJ-2", "forwarded_escalate"),
-                         key("ZJ-3", "forwarded_unopened"),
-                         key("ZJ-3", "forwarded_escalate")}
+    due = list(overstayed(definition, found, recorded, TODAY))
+    assert {k for _, _, k, _ in due} == {key("ZJ-2", "forwarded_escalate"),
+                                         key("ZJ-3", "forwarded_unopened"),
+                                         key("ZJ-3", "forwarded_escalate")}
+    assert all(day == timer_due(timer, record.since) for timer, record, _, day in due)
 
 
 def test_a_state_watched_by_one_timer_reads_only_the_records_it_has_not_acted_on(
@@ -104,6 +105,29 @@ def test_a_state_watched_by_one_timer_reads_only_the_records_it_has_not_acted_on
     assert sorted(r.ref for r in found) == ["ZJ-2", "ZJ-3"] and recorded == set()
     assert {r.ref for _, r, _, _ in overstayed(definition, found, recorded, TODAY)} == {"ZJ-2",
                                                                                      "ZJ-3"}
+
+
+@pytest.mark.parametrize("lead_first", [True, False], ids=["lead_first", "case_first"])
+def test_a_lead_timer_and_a_case_timer_of_one_id_each_keep_their_own_days(
+        tmp_path: Path, lead_first: bool) -> None:
+    """Timer ids are unique within a lifecycle, so a case timer may carry a lead timer's id
+    with another limit. A lead forwarded and a case opened on the same day must each be timed
+    by their own rule: the lead's 15 days (二、（二）4), the case's 30 (三、（三）)."""
+    path = copy_example(tmp_path)
+    path.write_text(replace_once(path.read_text("utf-8"), "id: case_feedback",
+                                 "id: forwarded_unopened"), "utf-8")
+    definition = load_definition(path)
+    entered = TODAY - timedelta(days=20)  # the lead's 15 days are up, the case's 30 are not
+    lead = TimedRecord("lead", 1, "ZJ-1", "forwarded", "zhejiang_amr", entered)
+    case = TimedRecord("case", 1, "AJ-1", "investigating", "zhejiang_amr", entered)
+    found = [lead, case] if lead_first else [case, lead]
+    due = {(record.kind, day) for _, record, _, day in overstayed(definition, found, set(),
+                                                                   TODAY)}
+    assert due == {("lead", entered + timedelta(days=15))}
+    later = TODAY + timedelta(days=10)  # and on the 30th day, the case too, on its own day
+    due = {(record.kind, day) for _, record, _, day in overstayed(definition, found, set(),
+                                                                   later)}
+    assert due == {("lead", entered + timedelta(days=15)), ("case", entered + timedelta(days=30))}
 
 
 def test_on_postgresql_each_waiting_record_is_looked_up_not_every_letter_read(

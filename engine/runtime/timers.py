@@ -61,11 +61,15 @@ def timer_key(campaign: str, timer: Timer, record: TimedRecord) -> str:
 
 @per_definition
 def _watching(definition: Definition) -> dict[tuple[str, str], list[tuple[Timer, str]]]:
-    """(kind, state) -> the timers watching it, each with its key's prefix (see timer_key)."""
+    """(kind, state) -> the timers watching it, each with its key's prefix (see timer_key).
+
+    The prefix names the record kind as well as the timer: a lead timer and a case timer may
+    share an id (ids are unique within a lifecycle), so it is the prefix, not the id, that
+    tells one timer from another."""
     out: dict[tuple[str, str], list[tuple[Timer, str]]] = {}
     for kind, _, timer in timers_of(definition):
         out.setdefault((kind, timer.state), []).append(
-            (timer, f"{definition.campaign.id}:timer:{timer.id}:"))
+            (timer, f"{definition.campaign.id}:timer:{timer.id}:{kind}:"))
     return out
 
 
@@ -78,13 +82,13 @@ def overstayed(definition: Definition, records: Iterable[TimedRecord], recorded:
     timer's day is worked out once per day a record entered the state (a national tick's 700
     records entered on a few dozen days)."""
     watching = _watching(definition)
-    days: dict[tuple[str, date], date] = {}  # (timer's key prefix, since) -> its day
+    days: dict[tuple[str, date], date] = {}  # (the timer's prefix, since) -> its day
     for record in records:
         timers = watching.get((record.kind, record.state))
         if not timers:
             continue
         since = record.since
-        tail = f"{record.kind}:{record.id}:{since.isoformat()}"
+        tail = f"{record.id}:{since.isoformat()}"
         for timer, prefix in timers:
             key = prefix + tail
             if key in recorded:
