@@ -138,3 +138,18 @@ def test_a_guarded_trigger_in_a_batch_is_checked_on_each_records_own_fields(
     with store.engine.connect() as conn:
         assert dict(conn.execute(select(leads.c.natural_key, leads.c.state)).all()) == {
             "HZ-1": "consolidated", "HZ-2": "collected", "HZ-3": "consolidated"}
+
+
+def test_a_remembered_answer_is_the_answer_for_the_state_the_record_is_in_by_then(
+        leads_and_machine: LeadsAndMachine) -> None:
+    """An unguarded trigger's answer is remembered per state within a batch: ZJ and JS are
+    both reported up (二、（二）1), and ZJ, now reported, cannot be reported again."""
+    store, machine, zj, js = leads_and_machine
+    with store.engine.begin() as conn:
+        outcomes = move_many_in(conn, "lead", [MoveRequest(zj, "report_to_office"),
+                                               MoveRequest(js, "report_to_office"),
+                                               MoveRequest(zj, "report_to_office")],
+                                machine, actor="测试")
+    assert outcomes[:2] == [Moved("report_to_office", "consolidated", "reported")] * 2
+    again = outcomes[2]
+    assert isinstance(again, Refused) and again.unknown_trigger and again.state == "reported"
