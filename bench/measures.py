@@ -172,10 +172,10 @@ def floor_time(scenario: Scenario, runs: int = 3, *, one_line: bool = False) -> 
     ``ix_obligations_status_due``, ``INSERT OR IGNORE`` on the idempotency key, and the
     ``fire`` moves as a guarded UPDATE plus an audit event.
 
-    The letters are f-strings saying what the templates say, as long as the engine's letters
-    (:class:`FloorWords`; the smoke test holds the lengths together), so that the floor writes
-    the same amount of text. ``one_line``: the earlier reference's one-line texts instead,
-    which write a sixth of it (shown beside, for comparison)."""
+    The letters are f-strings that say, byte for byte, what the engine's templates say
+    (:class:`FloorWords`; the smoke test holds the two equal), so that the floor writes the
+    same rows. ``one_line``: the earlier reference's one-line texts instead, a sixth of the
+    bytes (shown beside, for comparison)."""
     words = None if one_line else floor_words(scenario)
 
     def once(i: int) -> float:
