@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.generate import CAMPAIGN, ROOT, TICK_AT, TICK_DAY, Scenario, province_ids
+from engine.letters.context import cn_date, cn_date_written
 
 if TYPE_CHECKING:
     from engine.store.db import Store
@@ -223,7 +224,6 @@ class FloorWords:
 
 
 def floor_words(scenario: Scenario) -> FloorWords:
-    from engine.letters.context import cn_date_written
     from engine.spec.bodies import name_on
     from engine.store import definitions as defs
     from engine.store.db import connect
@@ -247,10 +247,6 @@ def floor_words(scenario: Scenario) -> FloorWords:
         {r.id: (r.title, str(r.source), names.get(str(r.to), str(r.to))) for r in c.reports},
         f"《{c.title}》（{c.doc_number}，", f"\n\n联系人：\n{contacts}\n",
         "、".join(names.get(i, i) for i in c.issuer), cn_date_written(TICK_DAY))
-
-
-def _cn(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _floor_tick(conn: sqlite3.Connection, today: date, words: FloorWords | None = None) -> int:
@@ -281,7 +277,7 @@ def _floor_tick(conn: sqlite3.Connection, today: date, words: FloorWords | None 
                 else:
                     what = "线索" if kind == "lead" else "案件"
                     text = (f"# 关于{what}{ref}办理情况的督办函\n\n{words.names[body]}：\n\n"
-                            f"你单位承办的{what}{ref}自{_cn(day)}起处于“"
+                            f"你单位承办的{what}{ref}自{cn_date(day)}起处于“"
                             f"{words.states[kind, state]}”状态，已{(today - day).days}天，超过"
                             f"{days}天的办理时限。根据{words.document}{words.sources[timer]}）"
                             f"的安排，请抓紧办理，并及时反馈办理情况。{words.foot}"
@@ -313,8 +309,8 @@ def _floor_tick(conn: sqlite3.Connection, today: date, words: FloorWords | None 
         else:
             title, source, sender = words.reports[report]
             text = (f"# 关于催报{title}的通知\n\n{words.names[body]}：\n\n根据{words.document}"
-                    f"{source}）的安排，{title}（{period}）应于{_cn(date.fromisoformat(due))}前"
-                    f"报送。截至{_cn(today)}，你单位尚未报送，已逾期{late}天。\n\n请抓紧报送，"
+                    f"{source}）的安排，{title}（{period}）应于{cn_date(date.fromisoformat(due))}前"
+                    f"报送。截至{cn_date(today)}，你单位尚未报送，已逾期{late}天。\n\n请抓紧报送，"
                     f"并说明逾期原因。{words.foot}{sender}\n\n{words.written}\n")
         written += conn.execute(insert, (key, CAMPAIGN, "overdue", body, oid, None, None, step,
                                          today.isoformat(), "planned", text.splitlines()[0][2:],
