@@ -117,11 +117,10 @@ class Intake:
         key_column = self._key_column()
         count, every, on_progress = 0, self.progress_every, self.on_progress
         detect = self.detect_duplicates
-        parse = self.parser.parse_steps
-        steps = self.parser.steps(self.table.headers, by_position=True)
+        parse = self.parser.compiled(self.table.headers, by_position=True)
         try:
             for number, cells in self.table.records():  # cells in the order of the headers
-                result = parse(number, cells, steps)
+                result = parse(number, cells)
                 if detect and result.__class__ is Accepted:
                     key = result.natural_key  # type: ignore[union-attr]
                     earlier = first_row.setdefault(key, number)
