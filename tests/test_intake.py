@@ -137,6 +137,19 @@ def test_csv_lead_file_1000_rows_50_bad(tmp_path: Path, encoding: str) -> None:
     assert result.warnings == []
 
 
+@pytest.mark.parametrize("first", ["权利人", "商标注册号", "维权联系人", "涉嫌侵权人"])
+def test_excel_gbk_csv_whose_first_character_is_also_utf8_bytes_is_read_as_gbk(
+        tmp_path: Path, first: str) -> None:
+    """Excel on Chinese Windows saves "CSV (逗号分隔)" in GBK. Some GBK characters are valid
+    two-byte UTF-8 as well (权 is C8 A8); a file starting with one is GBK, not "mixed"."""
+    others = [h for h in ["线索编号", "权利人", "商标", "涉嫌侵权人"] if h != first]
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(f"{first},{','.join(others)}\r\n甲,乙,丙,丁\r\n".encode("gbk"))
+    result = read_file(path, "lead")
+    assert result.encoding == "gb18030"
+    assert len(result.accepted) == 1 and result.rejected == []
+
+
 def test_xlsx_lead_file_with_excel_dates(tmp_path: Path) -> None:
     rows, expected = lead_rows(1000, excel=True)
     path = write_xlsx_file(tmp_path / "leads.xlsx", LEAD_HEADERS, rows)
@@ -373,6 +386,7 @@ def test_row_numbers_are_those_staff_see(tmp_path: Path) -> None:
     ("a.csv", b"", "empty-file"), ("a.csv", "线索编号\nA\n".encode("utf-16"), "utf16"),
     ("a.csv", "线索编号\n".encode("gb18030") + b"\xff\n", "bad-encoding"),
     ("a.csv", "线索编号\n".encode() + "甲".encode("gb18030") + b"\n", "mixed-encoding"),
+    ("a.csv", "线索编号,权利人\n".encode() + "甲".encode("gb18030") + b"\n", "mixed-encoding"),
     ("a.csv", "线索编号;权利人\nA;甲\n".encode(), "bad-delimiter"),
     ("a.csv", "线索编号,线索编号\nA,B\n".encode(), "duplicate-header"),
     ("a.csv", "权利人,权利人名称,线索编号\n甲,甲,1\n".encode(), "columns-clash"),

@@ -59,9 +59,13 @@ def _column_letter(index: int) -> str:
 
 def _decodes_fully(path: Path, encoding: str) -> tuple[int | None, bool]:
     """(None if the whole file decodes as ``encoding`` else the failing byte offset, and
-    whether non-ASCII bytes decoded fine before that point).
+    whether text of that encoding came before that point: a whole chunk with non-ASCII bytes,
+    or a whole line holding a Chinese character).
 
-    Reads in chunks so a large file is checked without being held in memory.
+    A line, not a byte: about one GBK character in five is also a valid two-byte UTF-8
+    sequence (权 is ``C8 A8``, UTF-8 for Ȩ), so a GBK file may decode as UTF-8 for a character
+    or two before it fails, and is not UTF-8 text for that. Reads in chunks so a large file is
+    checked without being held in memory.
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset, non_ascii = 0, False
@@ -70,7 +74,8 @@ def _decodes_fully(path: Path, encoding: str) -> tuple[int | None, bool]:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                return offset + exc.start, non_ascii or not chunk[:exc.start].isascii()
+                return offset + exc.start, non_ascii or _chinese_line(chunk[:exc.start],
+                                                                      encoding)
             non_ascii = non_ascii or not chunk.isascii()
             offset += len(chunk)
         try:
@@ -78,6 +83,14 @@ def _decodes_fully(path: Path, encoding: str) -> tuple[int | None, bool]:
         except UnicodeDecodeError:
             return offset, non_ascii
     return None, non_ascii
+
+
+def _chinese_line(head: bytes, encoding: str) -> bool:
+    """Whether ``head`` (bytes that decode as ``encoding``) holds a complete line with a
+    Chinese character in it."""
+    lines = head.decode(encoding, errors="replace").splitlines(keepends=True)
+    return any(line.endswith(("\n", "\r")) and any(ch >= "\u2e80" for ch in line)
+               for line in lines)
 
 
 def detect_encoding(path: Path) -> str:
