@@ -198,6 +198,18 @@ def test_duplicate_rows_in_one_file_point_at_the_first(tmp_path: Path) -> None:
     assert "第 2 行" in result.rejected[0].reason
 
 
+def test_one_file_may_hold_the_same_number_from_two_senders(tmp_path: Path) -> None:
+    """A consolidated national file: two provinces both number a lead "001". The store keys a
+    numbered record by its sender too, so only a repeat from the same sender is a duplicate."""
+    path = tmp_path / "n.csv"
+    path.write_text("线索编号,报送单位,权利人\n001,北京市知识产权局,甲\n001,上海市知识产权局,乙\n"
+                    "001,北京市知识产权局,丙\n002,,丁\n002,,戊\n", encoding="utf-8")
+    result = read_file(path, "lead")
+    assert [a.row for a in result.accepted] == [2, 3, 5]
+    assert [(r.row, r.reason) for r in result.rejected] == [
+        (4, "与第 2 行是同一条记录（001）"), (6, "与第 5 行是同一条记录（002）")]
+
+
 # --- natural keys ---------------------------------------------------------------------------
 def test_natural_keys_are_stable_and_distinct(tmp_path: Path) -> None:
     rows, _ = lead_rows(200, bad_every=0)

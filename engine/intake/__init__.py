@@ -113,7 +113,7 @@ class Intake:
         return [*self.parser.warnings, *self.table.warnings]
 
     def __iter__(self) -> Iterator[Accepted | Rejected]:
-        first_row: dict[str, int] = {}  # natural key -> first row; about 100 MB per 1M rows
+        first_row: dict[str, int] = {}  # record's key -> first row; ~100 MB per 1M rows
         key_column = self._key_column()
         count, every, on_progress = 0, self.progress_every, self.on_progress
         detect = self.detect_duplicates
@@ -123,10 +123,15 @@ class Intake:
                 result = parse(number, cells)
                 if detect and result.__class__ is Accepted:
                     key = result.natural_key  # type: ignore[union-attr]
-                    earlier = first_row.setdefault(key, number)
+                    values = result.values  # type: ignore[union-attr]
+                    # senders number their own records: two provinces may both send a
+                    # "001", and the store keys a numbered record by its sender as well
+                    seen = f"{values.get('body') or '-'}\x1f{key}" \
+                        if values.get("external_id") else key
+                    earlier = first_row.setdefault(seen, number)
                     if earlier != number:
                         reason = f"与第 {earlier} 行是同一条记录（{key}）"
-                        if key.startswith("h:"):
+                        if not values.get("external_id"):
                             reason = (f"与第 {earlier} 行是同一条记录"
                                       "（权利人、商标、涉嫌侵权人相同）")
                         result = Rejected(self.kind, number, (Problem(key_column, reason),))
