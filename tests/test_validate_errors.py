@@ -600,3 +600,28 @@ def test_a_lone_equals_sign_is_text_not_a_custom_tag(tmp_path: Path) -> None:
     assert no_traceback(run.text)
     assert not run.at("unsafe-tag"), listing(run.diagnostics)
     assert run.text.exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["id", "state", "extra", "natural_key", "created_at", "mark"])
+def test_a_campaign_field_may_not_take_a_record_s_own_column_name(name: str,
+                                                                  tmp_path: Path) -> None:
+    """A lead field named ``id`` became the record's primary key on import, and one named
+    ``state`` was silently dropped: such names are refused when the file is checked."""
+    text = replace_once(EXAMPLE_TEXT, "  lead:\n    initial: collected\n",
+                        "  lead:\n    initial: collected\n"
+                        f"    fields:\n      - {{name: {name}, label: 某某字段, type: text}}\n")
+    path = copy_example(tmp_path)
+    path.write_text(text, encoding="utf-8")
+    run = validate(path)
+    assert run.text.exit_code == 1 and no_traceback(run.text)
+    line = line_of_unique(text, f"{{name: {name}, label: 某某字段")
+    assert [d["line"] for d in run.at("field-name-taken")] == [line], listing(run.diagnostics)
+
+
+def test_the_reserved_field_names_cover_every_column_a_record_keeps_for_itself() -> None:
+    from engine.spec.fields import RECORD_FIELDS, RESERVED_NAMES
+    from engine.store.tables import RECORD_TABLES
+
+    for kind, table in RECORD_TABLES.items():
+        assert set(table.c.keys()) - set(RECORD_FIELDS[kind]) <= RESERVED_NAMES, kind
+

@@ -126,6 +126,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "timer '{id}' with action fire needs a trigger"),
     "timer-unsourced": ("计时规则“{id}”既无出处也无本地假定说明",
                         "timer '{id}' has neither a source nor an assumption"),
+    "field-name-taken": ("字段名“{id}”已被 {record} 记录的内置字段或系统字段占用，请另取名称",
+                         "field name '{id}' is taken by a built-in or system field of {record} "
+                         "records; choose another name"),
     "enum-needs-choices": ("字段“{id}”的类型为 enum，必须列出 choices",
                            "field '{id}' is an enum and needs choices"),
     # reports, tasks, returns

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.spec.diagnostics import Pos, did_you_mean
-from engine.spec.fields import RECORD_FIELDS
+from engine.spec.fields import RECORD_FIELDS, RESERVED_NAMES
 from engine.spec.model import ROUTING_TRIGGERS, Campaign, Lifecycle
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ def _check_one_lifecycle(ctx: Context, name: str, life: Lifecycle) -> None:
                 rep.error(cond.pos, "condition-value", op=cond.op,
                           need=_value_need(cond.op))
     for fd in life.fields:
+        if fd.name in RECORD_FIELDS[name] or fd.name in RESERVED_NAMES:
+            rep.error(fd.at("name"), "field-name-taken", id=fd.name, record=name)
         if fd.type == "enum" and not fd.choices:
             rep.error(fd.pos, "enum-needs-choices", id=fd.name)
     if life.initial in states:
