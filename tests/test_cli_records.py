@@ -100,6 +100,46 @@ def test_an_xlsx_import_reads_chinese_headers_and_excel_dates(loaded: str, tmp_p
     assert "新增 30 条" in result.output, result.output
 
 
+def test_a_government_form_with_a_title_row_above_its_header_imports(loaded: str,
+                                                                     tmp_path: Path) -> None:
+    """Forms sent down with a notice carry a merged title row ("附件1：……汇总表") and often a
+    sender-and-date row above the header: the header is found below them, and staff are told."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["附件1：商标侵权线索汇总表"])
+    sheet.merge_cells("A1:K1")
+    sheet.append(["填报单位：江苏省市场监督管理局", None, None, None, None, None, None, None,
+                  "填报日期：2017年10月20日"])
+    sheet.append(HEADER)
+    for i in range(3):
+        sheet.append(lead_row(i))
+    book.save(tmp_path / "form.xlsx")
+    found = run(loaded, "lead", "import", str(tmp_path / "form.xlsx"), "--campaign",
+                "sourcing_2017", "--actor", "张三")
+    assert found.exit_code == 0, found.output
+    assert "新增 3 条" in found.output
+    assert "表头在第 3 行；第 1—2 行视为标题，未导入" in found.output
+
+    given = run(loaded, "lead", "import", str(tmp_path / "form.xlsx"), "--campaign",
+                "sourcing_2017", "--actor", "张三", "--header-row", "3")
+    assert given.exit_code == 0 and "已存在 3 条" in given.output
+    assert "视为标题" not in given.output
+    wrong = run(loaded, "lead", "import", str(tmp_path / "form.xlsx"), "--campaign",
+                "sourcing_2017", "--actor", "张三", "--header-row", "2")
+    assert wrong.exit_code == 1 and "表头是否不在第 2 行" in wrong.output
+    assert "--header-row" not in wrong.output  # it was given
+
+
+def test_a_file_with_no_recognisable_header_near_the_top_names_the_first_row(
+        loaded: str, tmp_path: Path) -> None:
+    path = tmp_path / "none.csv"
+    path.write_text("附件1\n说明\n权利人,商标\n甲,乙\n", encoding="utf-8")
+    result = run(loaded, "lead", "import", str(path), "--campaign", "sourcing_2017",
+                 "--actor", "张三")
+    assert result.exit_code == 1
+    assert "表头是否不在第 1 行？（可用 --header-row 指定表头所在的行）" in result.output
+
+
 def test_a_lead_without_its_place_of_infringement_is_refused_naming_the_field(
         loaded: str, tmp_path: Path) -> None:
     write_leads(tmp_path / "leads.csv", n=10, bad_every=1000)

@@ -210,6 +210,33 @@ def test_one_file_may_hold_the_same_number_from_two_senders(tmp_path: Path) -> N
         (4, "与第 2 行是同一条记录（001）"), (6, "与第 5 行是同一条记录（002）")]
 
 
+@pytest.mark.parametrize(("text", "header", "skipped"), [
+    ("附件1：线索汇总表,,\n线索编号,权利人,商标\nA-1,甲,乙\n", 2, "第 1 行视为标题"),
+    (",,\n线索编号,权利人,商标\nA-1,甲,乙\n", 2, "第 1 行视为标题"),
+    ("附件1\n填报单位：某局\n\n线索编号,权利人,商标\nA-1,甲,乙\n", 4, "第 1—3 行视为标题"),
+    ("线索编号,权利人,商标\nA-1,甲,乙\n", 1, None),
+])
+def test_the_header_row_is_found_below_a_title_when_not_given(
+        tmp_path: Path, text: str, header: int, skipped: str | None) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    with Intake(path, "lead", header_row=None) as intake:
+        rows = list(intake)
+        assert intake.table.header_row == header
+        assert [r.row for r in rows] == [header + 1] and isinstance(rows[0], Accepted)
+        assert any(skipped in w for w in intake.warnings) if skipped else intake.warnings == []
+
+
+@pytest.mark.parametrize("text", ["附件1\n说明\n", "附件1\n" * 9 + "线索编号\nA\n"])
+def test_a_header_not_found_near_the_top_is_the_first_row_s_error(tmp_path: Path,
+                                                                  text: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(IntakeError) as err:
+        Intake(path, "lead", header_row=None)
+    assert err.value.code == "no-identity-columns" and "第 1 行" in err.value.message
+
+
 # --- natural keys ---------------------------------------------------------------------------
 def test_natural_keys_are_stable_and_distinct(tmp_path: Path) -> None:
     rows, _ = lead_rows(200, bad_every=0)

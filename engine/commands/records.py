@@ -193,11 +193,14 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
     @click.option("--campaign", required=True)
     @click.option("--mapping", type=SafePath(path_type=Path), help="列名对照表（YAML）")
     @click.option("--sheet", default=None, help="XLSX 工作表名（默认第一个）")
+    @click.option("--header-row", type=click.IntRange(min=1), default=None,
+                  help="表头所在行（默认第 1 行；第 1 行是标题时自动向下查找）")
     @click.option("--rejects", type=SafePath(path_type=Path), help="写出被拒行（CSV）")
     @ACTOR
     @DB
     def import_(path: Path, campaign: str, mapping: Path | None, sheet: str | None,
-                rejects: Path | None, actor: str, db_url: str | None) -> None:
+                header_row: int | None, rejects: Path | None, actor: str,
+                db_url: str | None) -> None:
         """Import a CSV or XLSX file: valid rows in one transaction, bad rows listed."""
         store = open_store(db_url)
         def_id, definition = _definition(store, campaign)
@@ -215,14 +218,17 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
 
             try:
                 with Intake(path, kind, extra_fields=life.fields, override=mapping, sheet=sheet,
-                            on_progress=progress) as intake, _no_cycle_collection():
+                            header_row=header_row, on_progress=progress) as intake, \
+                        _no_cycle_collection():
                     done = records.insert_records(
                         store, kind, campaign, def_id,
                         _new_records(iter(intake), definition.bodies, rejected), actor=actor,
                         initial_state=life.initial)
                     notes = intake.warnings
             except IntakeError as exc:
-                fail(str(exc))
+                hint = "（可用 --header-row 指定表头所在的行）" \
+                    if exc.code == "no-identity-columns" and header_row is None else ""
+                fail(f"{exc}{hint}")
                 return
         for note in notes:
             click.echo(f"提示：{note}", err=True)

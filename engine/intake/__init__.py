@@ -45,6 +45,66 @@ ProgressCallback = Callable[[int, float | None], None]
 """Called with (rows read so far, fraction of the file read or None if unknown)."""
 
 
+TITLE_ROWS = 5
+"""Rows above the header a file may hold (a title, the sender and date) when the header row is
+found rather than given."""
+_NOT_A_HEADER = frozenset({"no-identity-columns", "no-header"})
+
+
+def _check_identity_columns(parser: RowParser, table: Table) -> None:
+    """Refuse a file no row of which could be recognised, before reading its rows."""
+    present = {c.column.field.name for c in parser.plan(table.headers)}
+    identity, fields = IDENTITY[parser.kind], parser.mapping.fields
+    if "external_id" in present or (identity and set(identity) <= present):
+        return
+    need = fields["external_id"].label
+    if identity:
+        need += f"，或同时有{'、'.join(fields[n].label for n in identity)}"
+    raise IntakeError("no-identity-columns",
+                      f"表中没有可识别记录的列：需要{need}；表头是否不在第 "
+                      f"{table.header_row} 行？",
+                      f"no column identifies the records: need {need}")
+
+
+def _open(path: str | os.PathLike[str], mapping: HeaderMap, sheet: str | None,
+          header_row: int | None, max_bytes: int) -> tuple[RowParser, Table]:
+    """The file opened at its header row, and a parser for it.
+
+    With ``header_row=None`` the header is the first row or, when the first row names no
+    column that identifies a record (a government form's title, "附件1：……汇总表"), the first
+    of the next few rows that does; the rows above it are noted as skipped. If none does, the
+    error is the first row's."""
+    rows = [header_row] if header_row is not None else list(range(1, TITLE_ROWS + 2))
+    first: IntakeError | None = None
+    for number in rows:
+        parser = RowParser(mapping)
+        try:
+            table = open_table(path, sheet=sheet, header_row=number, max_bytes=max_bytes)
+        except IntakeError as exc:  # a blank row, or past the end of the file
+            if header_row is None and exc.code in _NOT_A_HEADER and number < rows[-1]:
+                first = first or exc
+                continue
+            if first is not None and exc.code in _NOT_A_HEADER | {"empty-file"}:
+                raise first from None
+            raise
+        try:
+            _check_identity_columns(parser, table)
+        except IntakeError as exc:
+            table.close()
+            if number == rows[-1] or exc.code not in _NOT_A_HEADER:
+                raise (first or exc) from None
+            first = first or exc
+            continue
+        except BaseException:
+            table.close()
+            raise
+        if number > 1 and header_row is None:
+            above = "第 1 行" if number == 2 else f"第 1—{number - 1} 行"
+            table.warnings.append(f"表头在第 {number} 行；{above}视为标题，未导入")
+        return parser, table
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class Intake:
     """One file being imported: iterate it for :class:`Accepted` and :class:`Rejected` rows.
 
@@ -57,7 +117,7 @@ class Intake:
     def __init__(self, path: str | os.PathLike[str], kind: str, *,
                  mapping: HeaderMap | None = None, extra_fields: Iterable[FieldDef] = (),
                  override: str | os.PathLike[str] | Mapping[str, object] | None = None,
-                 sheet: str | None = None, header_row: int = 1,
+                 sheet: str | None = None, header_row: int | None = 1,
                  max_bytes: int = DEFAULT_MAX_BYTES, on_progress: ProgressCallback | None = None,
                  progress_every: int = 1000, detect_duplicates: bool = True) -> None:
         if mapping is None:
@@ -67,32 +127,11 @@ class Intake:
             if override is not None:
                 table = override if isinstance(override, Mapping) else load_override(override)
                 mapping = apply_override(mapping, table)
-        self.parser = RowParser(mapping)
+        self.parser, self.table = _open(path, mapping, sheet, header_row, max_bytes)
         self.kind: RecordKind = self.parser.kind
-        self.table: Table = open_table(path, sheet=sheet, header_row=header_row,
-                                       max_bytes=max_bytes)
-        try:
-            self._check_identity_columns()
-        except BaseException:
-            self.table.close()
-            raise
         self.on_progress, self.progress_every = on_progress, max(progress_every, 1)
         self.detect_duplicates = detect_duplicates
         self.accepted = self.rejected = 0
-
-    def _check_identity_columns(self) -> None:
-        """Refuse a file no row of which could be recognised, before reading its rows."""
-        present = {c.column.field.name for c in self.parser.plan(self.table.headers)}
-        identity, fields = IDENTITY[self.kind], self.parser.mapping.fields
-        if "external_id" in present or (identity and set(identity) <= present):
-            return
-        need = fields["external_id"].label
-        if identity:
-            need += f"，或同时有{'、'.join(fields[n].label for n in identity)}"
-        raise IntakeError("no-identity-columns",
-                          f"表中没有可识别记录的列：需要{need}；表头是否不在第 "
-                          f"{self.table.header_row} 行？",
-                          f"no column identifies the records: need {need}")
 
     @property
     def encoding(self) -> str | None:
