@@ -100,6 +100,34 @@ def test_an_xlsx_import_reads_chinese_headers_and_excel_dates(loaded: str, tmp_p
     assert "新增 30 条" in result.output, result.output
 
 
+def test_a_sender_not_in_the_registry_is_refused_and_an_export_imports_again_as_is(
+        loaded: str, tmp_path: Path) -> None:
+    """A 报送单位 the campaign does not know would leave the lead with no body to remind, and
+    its key would change once the name is known: the row is refused like any value that
+    means nothing. What is stored exports and re-imports as the same records."""
+    path = tmp_path / "leads.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["填报单位" if h == "报送单位" else h for h in HEADER])
+        writer.writerow(lead_row(1))
+        unknown = lead_row(2)
+        unknown[1] = "北京市某某局"
+        writer.writerow(unknown)
+        nobody = lead_row(3)
+        nobody[1] = ""
+        writer.writerow(nobody)
+    first = run(loaded, "lead", "import", str(path), "--campaign", "sourcing_2017", "--actor",
+                "张三")
+    assert "新增 2 条" in first.output and "拒收 1 行" in first.output
+    assert "第 3 行，列“填报单位”：“北京市某某局”不是本专项单位名录中的单位" in first.output
+
+    out = tmp_path / "out.xlsx"
+    assert run(loaded, "lead", "export", str(out)).exit_code == 0
+    again = run(loaded, "lead", "import", str(out), "--campaign", "sourcing_2017", "--actor",
+                "张三")
+    assert "新增 0 条，已存在 2 条，拒收 0 行" in again.output, again.output
+
+
 def test_a_government_form_with_a_title_row_above_its_header_imports(loaded: str,
                                                                      tmp_path: Path) -> None:
     """Forms sent down with a notice carry a merged title row ("附件1：……汇总表") and often a

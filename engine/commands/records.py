@@ -24,6 +24,7 @@ from engine.intake import (
     Accepted,
     Intake,
     IntakeError,
+    Problem,
     Rejected,
     RowParser,
     default_mapping,
@@ -142,7 +143,11 @@ def _body_id(index: BodyIndex, text: Any) -> str | None:
 
 
 def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
-                 rejected: list[Rejected]) -> Iterator[records.NewRecord]:
+                 rejected: list[Rejected], body_column: str = "报送单位",
+                 ) -> Iterator[records.NewRecord]:
+    """The accepted rows as records to insert; a row naming a sender the campaign's registry
+    does not know is refused like any other filled-in value that means nothing: its record
+    would have no body to remind, and its key would change once the name is known."""
     places = Gazetteer.from_bodies(index)
     bodies: dict[Any, str | None] = {}  # the file's 报送单位 texts -> body ids, looked up once
     new_record = records.NewRecord
@@ -154,14 +159,19 @@ def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
         values = dict(given)
         external = values.pop("external_id", None)
         named = values.pop("body", None)
-        if not values.get("infringement_division"):
-            values = with_division(values, places)
         if named is None:
             body = None
         elif (body := bodies.get(named, "")) == "":
             body = bodies[named] = _body_id(index, named)
+        if body is None and named is not None:
+            rejected.append(Rejected(row.kind, row.row, (Problem(
+                body_column, f"“{named}”不是本专项单位名录中的单位；请填写名录中的单位全称、"
+                             "简称或编号"),)))
+            continue
+        if not values.get("infringement_division"):
+            values = with_division(values, places)
         # Senders number their own records: two provinces may both have a lead "001".
-        key = f"{body or named or '-'}/{row.natural_key}" if external else row.natural_key
+        key = f"{body or '-'}/{row.natural_key}" if external else row.natural_key
         yield new_record(key, values, external, body)
 
 
@@ -222,8 +232,9 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
                         _no_cycle_collection():
                     done = records.insert_records(
                         store, kind, campaign, def_id,
-                        _new_records(iter(intake), definition.bodies, rejected), actor=actor,
-                        initial_state=life.initial)
+                        _new_records(iter(intake), definition.bodies, rejected,
+                                     intake.column_of("body")),
+                        actor=actor, initial_state=life.initial)
                     notes = intake.warnings
             except IntakeError as exc:
                 hint = "（可用 --header-row 指定表头所在的行）" \

@@ -188,12 +188,18 @@ class Intake:
             self.table.close()
 
     def _key_column(self) -> str:
-        names = ("external_id", *IDENTITY[self.kind])
-        for name in names:
-            for cell in self.parser.plan(self.table.headers):
-                if cell.column.field.name == name:
-                    return cell.header
-        return self.parser.mapping.fields["external_id"].label
+        return next((h for name in ("external_id", *IDENTITY[self.kind])
+                     if (h := self._header_of(name)) is not None),
+                    self.parser.mapping.fields["external_id"].label)
+
+    def _header_of(self, field_name: str) -> str | None:
+        return next((cell.header for cell in self.parser.plan(self.table.headers)
+                     if cell.column.field.name == field_name), None)
+
+    def column_of(self, field_name: str) -> str:
+        """The header this file gives ``field_name`` (for a problem's column), else its label."""
+        found = self._header_of(field_name)
+        return found if found is not None else self.parser.mapping.fields[field_name].label
 
     def close(self) -> None:
         self.table.close()
