@@ -128,6 +128,30 @@ def test_a_sender_not_in_the_registry_is_refused_and_an_export_imports_again_as_
     assert "新增 0 条，已存在 2 条，拒收 0 行" in again.output, again.output
 
 
+def test_a_number_too_long_with_its_sender_s_id_is_refused_not_failing_the_import() -> None:
+    """The stored key is the sender's id, "/", and the number: each may be within its own
+    limit and the key still past the column's, which would fail the whole import."""
+    from dataclasses import replace
+
+    from engine.commands.records import _new_records
+    from engine.intake.rows import MAX_KEY, MAX_NUMBER, Accepted, Rejected
+    from engine.spec.loader import load_definition
+
+    index = load_definition(CAMPAIGNS / "sourcing_2017.yaml").bodies
+    some = next(iter(index.bodies.values()))
+    long_id = "b" * (MAX_KEY - MAX_NUMBER)
+    index = replace(index, bodies={**index.bodies, long_id: replace(some, id=long_id)})
+    rows = [Accepted("lead", 2, {"external_id": "1" * MAX_NUMBER, "body": long_id},
+                     "1" * MAX_NUMBER),
+            Accepted("lead", 3, {"external_id": "1" * (MAX_NUMBER - 1), "body": long_id},
+                     "1" * (MAX_NUMBER - 1))]
+    rejected: list[Rejected] = []
+    kept = list(_new_records(iter(rows), index, rejected, "报送单位", "线索编号"))
+    assert [len(r.natural_key) for r in kept] == [MAX_KEY]
+    assert [(r.row, r.column) for r in rejected] == [(2, "线索编号")]
+    assert f"超过上限 {MAX_KEY} 字" in rejected[0].reason
+
+
 def test_a_government_form_with_a_title_row_above_its_header_imports(loaded: str,
                                                                      tmp_path: Path) -> None:
     """Forms sent down with a notice carry a merged title row ("附件1：……汇总表") and often a

@@ -92,6 +92,10 @@ def test_generated_row_parser_joins_contact_columns_and_reports_every_problem() 
     assert isinstance(bad, Rejected)
     assert [p.column for p in bad.problems] == ["权利人", "商标权属是否明晰",
                                                "侵权行为地行政区划代码", "收集日期"]
+    long = parse(4, ["A-3", "", "甲", "", "", "", "张" * 300, "1" * 300, "", "", "", "", "", ""])
+    assert isinstance(long, Rejected)
+    assert [(p.column, p.reason) for p in long.problems] == [
+        ("联系方式", "与前面同一字段的列合并后内容过长：601 字，上限 500 字")]
 
 
 def test_a_case_amount_keeps_its_decimal_through_the_generated_parser() -> None:

@@ -33,6 +33,7 @@ from engine.intake import (
     write_rejects,
     write_xlsx,
 )
+from engine.intake.rows import MAX_KEY
 from engine.records.lifecycle import LifecycleMachine, Refused
 from engine.records.places import Gazetteer, with_division
 from engine.spec.bodies import BodyIndex
@@ -144,7 +145,7 @@ def _body_id(index: BodyIndex, text: Any) -> str | None:
 
 def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
                  rejected: list[Rejected], body_column: str = "报送单位",
-                 ) -> Iterator[records.NewRecord]:
+                 key_column: str = "编号") -> Iterator[records.NewRecord]:
     """The accepted rows as records to insert; a row naming a sender the campaign's registry
     does not know is refused like any other filled-in value that means nothing: its record
     would have no body to remind, and its key would change once the name is known."""
@@ -172,6 +173,10 @@ def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
             values = with_division(values, places)
         # Senders number their own records: two provinces may both have a lead "001".
         key = f"{body or '-'}/{row.natural_key}" if external else row.natural_key
+        if len(key) > MAX_KEY:  # as stored: a longer one would fail the whole import
+            rejected.append(Rejected(row.kind, row.row, (Problem(
+                key_column, f"编号连同报送单位标识共 {len(key)} 字，超过上限 {MAX_KEY} 字"),)))
+            continue
         yield new_record(key, values, external, body)
 
 
@@ -233,7 +238,7 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
                     done = records.insert_records(
                         store, kind, campaign, def_id,
                         _new_records(iter(intake), definition.bodies, rejected,
-                                     intake.column_of("body")),
+                                     intake.column_of("body"), intake.column_of("external_id")),
                         actor=actor, initial_state=life.initial)
                     notes = intake.warnings
             except IntakeError as exc:

@@ -6,14 +6,16 @@ the field joins columns. Every row of a file asks the same questions of the same
 this module answers them once and writes the function that is left, the way ``dataclasses``
 writes an ``__init__``: for each column, only the common case (a text cell that fits its
 field, or a typed cell whose text is already remembered as valid) is inline; every other cell
-(blank, too long, refused, not yet converted, a workbook's number or date, a ``str``
-subclass) goes to :func:`~engine.intake.rows.fill_cell`, the same code ``parse_steps`` runs.
+(blank, too long, refused, not yet converted, joining a column before it, a workbook's number
+or date, a ``str`` subclass) goes to :func:`~engine.intake.rows.fill_cell`, the same code
+``parse_steps`` runs.
 What reaches the generated source is only literals written with ``repr`` (cell positions, or
 a file's headers when a row is a mapping; field names; length limits); the steps, memos and
 helpers are passed in by name.
 
-At 13 columns it parses a row in about half the time of the loop; a property test holds its
-answers equal to ``parse_steps`` for any cells.
+On the benchmark's 13-column file a row parses in 2.55 µs instead of the loop's 3.1 (its
+cells alone in half the time; building the result is the same work either way). A property
+test holds its answers equal to ``parse_steps`` for any cells.
 """
 
 from __future__ import annotations
@@ -42,12 +44,11 @@ def _column(i: int, step: Step) -> list[str]:
     slow = f"bad = fill_cell(values, bad, S{i}, v)"
     lines = [f"v = raw[{at!r}]", "if v.__class__ is str:"]
     if limit is not None:  # a text field
-        keep = (f"values[{name!r}] = values[{name!r}] + '；' + t if {name!r} in values else t"
-                if joined else f"values[{name!r}] = t")
+        fits = f"len(t) <= {int(limit)}" + (f" and {name!r} not in values" if joined else "")
         lines += ["    t = v.strip()",
                   "    if t:",
-                  f"        if len(t) <= {int(limit)}:",
-                  f"            {keep}",
+                  f"        if {fits}:",
+                  f"            values[{name!r}] = t",
                   "        else:",
                   f"            {slow}"]
     elif memo is not None and not joined:  # a typed field, its texts remembered

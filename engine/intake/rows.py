@@ -357,10 +357,17 @@ def fill_cell(values: dict[str, Any], bad: list[Bad] | None, step: Step,
         if not text:
             return bad
         if limit is not None:  # a text field: the stripped text is the value
-            if len(text) <= limit:
-                values[name] = f"{values[name]}；{text}" if joined and name in values else text
+            if joined and name in values:  # held to the limit once joined, as it is stored
+                text = f"{values[name]}；{text}"
+                if len(text) <= limit:
+                    values[name] = text
+                    return bad
+                typed, key = _Refusal(f"与前面同一字段的列合并后{_too_long(text, limit)}"), None
+            elif len(text) <= limit:
+                values[name] = text
                 return bad
-            typed, key = _Refusal(_too_long(text, limit)), None
+            else:
+                typed, key = _Refusal(_too_long(text, limit)), None
         else:  # a typed field: converted once per distinct text
             typed, key = _Cell, value
     elif value is None or (isinstance(value, str) and not value.strip()):
