@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,10 +13,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from engine.cli import main
-from engine.runtime.tick import tick
+from engine.runtime.tick import record_submission, tick
 from engine.store import records
 from engine.store.db import connect
-from engine.store.tables import definitions, letters, obligations
+from engine.store.tables import definitions, letters, obligations, submissions
 from tests.conftest import CAMPAIGNS
 from tests.conftest_helpers import copy_example, replace_once
 
@@ -71,6 +71,29 @@ def test_a_submission_stops_the_chasing_and_a_short_one_does_not(loaded: str) ->
         chased = set(conn.scalars(select(letters.c.recipient_id).where(
             letters.c.kind == "overdue")))
     assert "beijing_amr" not in chased and "zhejiang_amr" in chased and len(chased) == 30
+
+
+def test_a_summary_sent_on_the_evening_of_its_deadline_is_on_time_in_every_report(
+        loaded: str) -> None:
+    """Beijing time is eight hours ahead of UTC: 20:00 on 31 January is still that day."""
+    ok = run(loaded, "submit", "--campaign", "sourcing_2017", "--report", "summary", "--body",
+             "beijing_amr", "--at", "2018-01-31T20:00", "--actor", "北京市局")
+    assert ok.exit_code == 0 and "按时" in ok.output
+    shown = run(loaded, "report", "compliance", "--campaign", "sourcing_2017", "--at",
+                "2018-02-05").output
+    summary_row = next(line for line in shown.splitlines()
+                       if "专项行动总结" in line and "北京市" in line)
+    assert "按时报送" in summary_row and "2018-01-31" in summary_row.split("按时报送")[1]
+
+
+def test_a_naive_time_given_to_the_library_is_beijing_time_when_stored(loaded: str) -> None:
+    store = connect(loaded)
+    assert record_submission(store, "sourcing_2017", "summary", "tianjin_amr", "",
+                             actor="天津市局", at=datetime(2018, 1, 31, 23, 30))
+    with store.engine.connect() as conn:
+        stored = conn.scalar(select(submissions.c.submitted_at))
+    moment = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+    assert moment.astimezone(SHANGHAI) == datetime(2018, 1, 31, 23, 30, tzinfo=SHANGHAI)
 
 
 def test_leads_a_province_registered_count_towards_its_quota(loaded: str) -> None:

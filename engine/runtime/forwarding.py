@@ -22,6 +22,7 @@ from engine.letters.render import renderer_for
 from engine.records.lifecycle import Refused, lifecycle_machines
 from engine.records.routing import DOWN, NoRoute, Route, province_of, route_to, suggest
 from engine.runtime.obligations import Obligation
+from engine.runtime.timed import campaign_moment
 from engine.spec.loader import Definition
 from engine.spec.model import ReminderPolicy, effective_reminders
 from engine.store import definitions as defs
@@ -55,6 +56,7 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
                  to: str | None = None, dry_run: bool = False) -> Forwarded:
     """Move one lead to where routing (or ``to``) sends it, with its letter and feedback."""
     definition_id, definition = defs.latest(store, campaign)
+    at = campaign_moment(definition, at)
     machine = lifecycle_machines(definition).get("lead")
     if machine is None:
         raise ForwardingError(f"专项“{campaign}”没有线索生命周期")

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -26,6 +25,7 @@ from engine.runtime.obligations import obligations
 from engine.runtime.phases import PhaseStep, advance, phase_name
 from engine.runtime.planner import Letter, plan_day
 from engine.runtime.state import snapshot, stored_phase, sync_obligations
+from engine.runtime.timed import campaign_day, campaign_moment
 from engine.runtime.timers import TimerMove
 from engine.spec.dates import DateError
 from engine.spec.loader import Definition
@@ -53,12 +53,6 @@ class TickSummary:
     fired: int = 0  # records moved by ``fire`` timers
 
 
-def campaign_day(definition: Definition, at: datetime) -> date:
-    """The calendar day ``at`` falls on in the campaign's time zone."""
-    moment = at if at.tzinfo else at.replace(tzinfo=ZoneInfo(definition.campaign.timezone))
-    return moment.astimezone(ZoneInfo(definition.campaign.timezone)).date()
-
-
 def loaded_campaigns(store: Store) -> list[str]:
     from engine.store.tables import definitions
 
@@ -82,6 +76,7 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
     Letters are rendered before anything is written: a broken template fails the tick with
     nothing recorded, rather than recording letters that cannot be sent."""
     definition_id, definition = defs.latest(store, campaign)
+    at = campaign_moment(definition, at)
     day = campaign_day(definition, at)
     held, scope = held_by_parent(store, definition)
     # read only if the stored obligations are out of step (15k of them, nationally)
@@ -224,6 +219,7 @@ def record_submission(store: Store, campaign: str, report: str, body: str, perio
                       file_name: str | None = None, file_sha256: str | None = None) -> bool:
     """Record that ``body`` fulfilled an obligation; returns whether it was on time."""
     definition_id, definition = defs.latest(store, campaign)
+    at = campaign_moment(definition, at)
     obs = list(obligations(definition))
     match = [ob for ob in obs if (ob.report, ob.body, ob.period) == (report, body, period)]
     which = f"{report}（{period}）" if period else report

@@ -35,6 +35,17 @@ from engine.spec.loader import Definition, per_definition
 from engine.store.tables import RECORD_TABLES, letters
 
 
+def campaign_moment(definition: Definition, at: datetime) -> datetime:
+    """``at`` as an aware moment: a naive time is a wall-clock time in the campaign's zone
+    (what staff typed), never UTC, wherever it is read or stored."""
+    return at if at.tzinfo else at.replace(tzinfo=ZoneInfo(definition.campaign.timezone))
+
+
+def campaign_day(definition: Definition, at: datetime) -> date:
+    """The calendar day ``at`` falls on in the campaign's time zone."""
+    return campaign_moment(definition, at).astimezone(ZoneInfo(definition.campaign.timezone)).date()
+
+
 def local_day(moment: datetime | date, tz: ZoneInfo) -> date:
     """The campaign-local day of a stored timestamp (SQLite hands back naive UTC)."""
     if not isinstance(moment, datetime):

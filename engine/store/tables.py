@@ -8,6 +8,8 @@ Alembic (``engine/store/migrations``); a test checks the migrations build exactl
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -26,7 +28,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from engine.spec.fields import CASE_FIELDS, LEAD_FIELDS, RecordField
 
@@ -38,7 +41,27 @@ metadata = MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 
-TS = DateTime(timezone=True)
+
+
+class Instant(TypeDecorator[datetime]):
+    """A moment, stored as UTC.
+
+    SQLite keeps a datetime's wall-clock digits and drops its zone, and every reader here takes
+    what it hands back as UTC; so a Beijing-time value written as-is came back eight hours
+    late, and an evening submission landed on the next day. Aware values are converted to UTC
+    on the way in (PostgreSQL would do the same itself); naive values are already UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None or dialect.name != "sqlite":
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+
+TS = Instant()
 
 definitions = Table(
     "definitions", metadata,
