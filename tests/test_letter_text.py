@@ -124,6 +124,22 @@ def test_a_template_broken_after_loading_fails_the_run_and_records_nothing(
         assert conn.scalar(select(func.count()).select_from(letters)) == 0
 
 
+def test_a_template_that_raises_fails_its_campaign_and_the_others_still_run(
+        db_url: str, tmp_path: Path) -> None:
+    path = with_template(tmp_path, "请于{{ due }}前报送。")
+    other = CAMPAIGNS / "foreign_investment_2017.yaml"
+    assert cli(db_url, "load", str(path), str(other)).exit_code == 0
+    (tmp_path / "letters" / "own_reminder.j2").write_text(
+        "第一行\n{{ '%d' % recipient }}", encoding="utf-8")  # a str where %d wants a number
+    result = cli(db_url, "run", "--at", "2017-10-24", "--format", "json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "own_reminder.j2:2" in result.output and "TypeError" in result.output
+    with connect(db_url).engine.connect() as conn:
+        sent = dict(conn.execute(select(letters.c.campaign_id, func.count()).group_by(
+            letters.c.campaign_id)).all())
+    assert set(sent) == {"foreign_investment_2017"}  # nothing recorded for the broken one
+
+
 def test_a_template_corrected_between_two_runs_of_one_process_is_used_at_the_next(
         db_url: str, tmp_path: Path) -> None:
     """The daemon keeps compiled templates between ticks; a corrected file must still win."""
@@ -155,8 +171,9 @@ def test_dry_run_json_reports_the_phase(db_url: str) -> None:
     ("请于{{ deu }}前报送。", "template-broken", "deu"),
     ("请于{{ due 前报送。", "template-broken", "own_reminder.j2:1"),
     ("{% for x in contacts %}{{ x.name }}", "template-broken", "own_reminder.j2"),
+    ("尚差{{ shortfall - 1 }}件", "template-broken", "TypeError"),  # the summary has no quota
 ], ids=["dunder_class", "dunder_by_key", "undefined_variable", "unclosed_expression",
-        "unclosed_block"])
+        "unclosed_block", "arithmetic_on_a_report_without_quota"])
 def test_validate_refuses_a_broken_or_unsafe_template_where_the_campaign_names_it(
         tmp_path: Path, template: str, code: str, says: str) -> None:
     path = with_template(tmp_path, template)

@@ -148,6 +148,22 @@ class LetterRenderer:
             raise TemplateProblem(f"{where}: 模板语法错误：{exc.message}") from None
         except TemplateError as exc:  # undefined variable, sandbox refusal
             raise TemplateProblem(f"{self.path_for(kind)}: 模板无法生成文书：{exc}") from None
+        except Exception as exc:  # arithmetic on a blank, a bad format string…
+            # a template is code written by campaign authors: whatever it raises is its fault
+            # and one campaign's failure, never a traceback that stops every campaign's run
+            where = _template_line(exc, self.path_for(kind))
+            raise TemplateProblem(f"{where}: 模板运行出错（{type(exc).__name__}：{exc}）") from exc
+
+
+def _template_line(exc: BaseException, path: str) -> str:
+    """``path:line`` of the innermost template line in ``exc``'s traceback (Jinja rewrites
+    the frames of compiled templates to carry template lines), or ``path`` alone."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{path}:{line}" if line else path
 
 
 def _plain_globals(template: Template) -> dict[str, Any] | None:
