@@ -161,6 +161,31 @@ def test_sourcing_2017_moves_through_its_phases_by_date() -> None:
     assert advance(definition, "summarise", date(2017, 10, 5)) == []  # never backwards
 
 
+@pytest.mark.parametrize(("day", "phase"), [
+    (date(2017, 9, 5), "pending"),  # 组织实施 spans 9-12月, but nothing before mobilising
+    (date(2017, 9, 8), "mobilise"), (date(2017, 9, 10), "mobilise"),
+    (date(2017, 9, 11), "implement"), (date(2017, 11, 30), "implement"),
+    (date(2017, 12, 1), "summarise"), (date(2017, 12, 31), "summarise"),
+    (date(2018, 1, 1), "closed")])
+def test_foreign_investment_2017_mobilises_until_10_september_then_implements_then_sums_up(
+        day: date, phase: str) -> None:
+    """二、（一）-（三): the phases' windows overlap; the campaign is in the one that began
+    last among those still open, in the notice's order."""
+    definition = load_definition(CAMPAIGNS / "foreign_investment_2017.yaml")
+    assert phase_on(definition, day) == phase
+    steps = advance(definition, "pending", day)
+    assert (steps[-1].dest if steps else "pending") == phase
+
+
+def test_foreign_investment_2017_records_the_day_it_entered_each_phase() -> None:
+    definition = load_definition(CAMPAIGNS / "foreign_investment_2017.yaml")
+    walk = advance(definition, "pending", date(2017, 12, 5))
+    assert [(s.dest, s.day) for s in walk] == [
+        ("mobilise", date(2017, 9, 8)), ("implement", date(2017, 9, 11)),
+        ("summarise", date(2017, 12, 1))]
+    assert advance(definition, "implement", date(2017, 9, 9)) == []  # never backwards
+
+
 def test_a_run_records_each_phase_passed_in_the_audit_trail(loaded: str) -> None:
     assert run_at(loaded, "2017-09-05")["phase"] == "mobilise"
     assert run_at(loaded, "2018-01-10")["phase"] == "summarise"  # after downtime: two steps

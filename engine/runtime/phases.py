@@ -31,19 +31,46 @@ class PhaseStep:
 
 
 def phase_order(definition: Definition) -> tuple[tuple[str, date], ...]:
-    """The dated top-level phases as (id, start), in order; undated phases have no place."""
-    dated = [(p.id, p.window.start) for p in definition.campaign.phases if p.window is not None]
-    return tuple(sorted(dated, key=lambda item: item[1]))
+    """The phases the campaign passes through, each with the day it enters it, in order.
+
+    Phases follow each other in the order the notice gives them, and their windows may
+    overlap: foreign_investment_2017 runs 组织实施 over all of September-December, with
+    动员部署 on 8-10 September and 经验总结 in December inside it. On a day, the campaign is
+    in the open phase that began last (the more specific one), else still in the last one
+    begun; and no phase comes before every phase listed ahead of it has begun, so the
+    campaign does not 组织实施 before it has mobilised, nor ever go back. A phase that is never
+    the one a day calls for is not passed through."""
+    c = definition.campaign
+    dated = [p for p in c.phases if p.window is not None]
+    days = sorted({c.period.start} | {d for p in dated if p.window is not None
+                                      for d in (p.window.start, p.window.end + timedelta(days=1))
+                                      if c.period.start <= d <= c.period.end})
+    out: list[tuple[str, date]] = []
+    reached = -1  # the index, in the notice's order, of the furthest phase entered
+    for day in days:
+        begun = []
+        for p in dated:
+            if p.window is None or p.window.start > day:
+                break  # a phase listed ahead has not begun: none after it may either
+            begun.append(p)
+        open_ = [p for p in begun if p.window is not None and day <= p.window.end]
+        pick = max(open_, key=lambda p: p.window.start if p.window else day, default=None) \
+            if open_ else (begun[-1] if begun else None)
+        index = -1 if pick is None else dated.index(pick)
+        if index > reached:
+            reached = index
+            out.append((dated[index].id, day))
+    return tuple(out)
 
 
 def phase_on(definition: Definition, day: date) -> str:
-    """The state the campaign is in on ``day``: the latest phase begun, pending or closed."""
-    c = definition.campaign
-    if day > c.period.end:
+    """The state the campaign is in on ``day``: a phase (see :func:`phase_order`), pending
+    or closed."""
+    if day > definition.campaign.period.end:
         return CLOSED
     current = PENDING
-    for phase_id, start in phase_order(definition):
-        if start <= day:
+    for phase_id, entered in phase_order(definition):
+        if entered <= day:
             current = phase_id
     return current
 
