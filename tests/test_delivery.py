@@ -1,11 +1,13 @@
 """Delivering letters: to the outbox folder and through a real SMTP server on loopback.
 
 Every letter arrives once: after a temporary failure and a retry, after a rerun, and after a
-sender that died between sending and recording (that letter is reported, never resent blind).
+sender that died between sending and recording (that letter is reported, never resent blind),
+and after a server that took a message but never confirmed it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import os
 import socket
@@ -22,7 +24,7 @@ from sqlalchemy import func, select
 
 from engine.cli import main
 from engine.letters.channels import FileChannel, Outgoing, SmtpChannel
-from engine.letters.delivery import _claim, deliver, resend
+from engine.letters.delivery import _claim, _hand_over, deliver, resend
 from engine.letters.outbox import OutboxError, letter_path, safe_component
 from engine.store.db import connect
 from engine.store.tables import events, letters
@@ -124,12 +126,16 @@ class Mailbox:
         return "250 OK"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:  # aiosmtpd checks readiness by connecting, so not port 0
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     box = Mailbox()
-    with socket.socket() as probe:  # a free port (aiosmtpd checks readiness by connecting)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -181,24 +187,85 @@ def test_a_body_without_an_address_fails_for_good_and_says_who(
     assert statuses(reminded) == {"sent": 1, "failed": 30}
 
 
-def test_a_sender_that_died_mid_send_is_reported_and_never_resent_blind(
+def test_letters_a_dead_sender_claimed_but_never_sent_go_out_once_its_claim_is_stale(
         reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
     box, port = mailbox
     store = connect(reminded)
-    book = yaml.safe_load(addresses(tmp_path, reminded).read_text())
-    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn", book)
+    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn",
+                          yaml.safe_load(addresses(tmp_path, reminded).read_text()))
     now = datetime.now(UTC)
-    claimed = _claim(store, channel, now, None, None)  # ...and the process dies here
-    assert len(claimed) == 31
+    assert len(_claim(store, channel, now, None, None)) == 31  # ...and the process dies here
+    soon = deliver(store, channel, now=now + timedelta(minutes=5))
+    assert (soon.sent, soon.uncertain) == (0, 0)  # it may still be alive: not yet taken over
     later = deliver(store, channel, now=now + timedelta(hours=1))
-    assert (later.sent, later.uncertain) == (0, 31) and box.received == []
+    assert (later.sent, later.uncertain) == (31, 0) and len(box.received) == 31
+
+
+def test_the_letter_a_sender_died_handing_over_is_reported_and_never_resent_blind(
+        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
+    box, port = mailbox
+    store = connect(reminded)
+    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn",
+                          yaml.safe_load(addresses(tmp_path, reminded).read_text()))
+    now = datetime.now(UTC)
+    claimed = _claim(store, channel, now, None, None)
+    assert _hand_over(store, claimed[0].id)  # ...and the process dies in channel.send
+    later = deliver(store, channel, now=now + timedelta(hours=1))
+    assert (later.sent, later.uncertain) == (30, 1) and len(box.received) == 30
+    assert statuses(reminded) == {"sent": 30, "sending": 1}
     assert resend(store, claimed[0].id, actor="值班员", reason="经核实未收到")
     deliver(store, channel, now=now + timedelta(hours=1))
-    assert len(box.received) == 1
+    assert len(box.received) == 31
     with store.engine.connect() as conn:
         trail = conn.execute(select(events.c.actor, events.c.trigger).where(
             events.c.record_kind == "letter")).all()
     assert [tuple(t) for t in trail] == [("值班员", "resend")]
+
+
+def test_an_interrupted_send_gives_back_the_letters_it_had_not_handed_over(
+        reminded: str, tmp_path: Path) -> None:
+    store = connect(reminded)
+
+    def stop_after_three(done: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        deliver(store, FileChannel(tmp_path / "outbox"), progress=stop_after_three)
+    assert statuses(reminded) == {"sent": 3, "planned": 28}
+    assert deliver(store, FileChannel(tmp_path / "outbox")).sent == 28
+
+
+class SlowToConfirm(Mailbox):
+    """Keeps each message, but confirms the first only after the sender stopped waiting."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(email.message_from_bytes(envelope.content))
+        if len(self.received) == 1:
+            await asyncio.sleep(1.5)
+        return "250 OK queued"
+
+
+def test_a_message_the_server_took_but_did_not_confirm_is_not_mailed_twice(
+        reminded: str, tmp_path: Path) -> None:
+    box = SlowToConfirm()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        store = connect(reminded)
+        channel = SmtpChannel("127.0.0.1", controller.port, "tmo@example.gov.cn",
+                              yaml.safe_load(addresses(tmp_path, reminded).read_text()),
+                              timeout=0.5)
+        now = datetime.now(UTC)
+        first = deliver(store, channel, now=now)
+        assert (first.sent, first.uncertain) == (30, 1), first.errors
+        assert any("未收到其确认" in e and "resend" in e for e in first.errors)
+        again = deliver(store, channel, now=now + timedelta(hours=2))
+        assert (again.sent, again.uncertain) == (0, 1)
+    finally:
+        controller.stop()
+    ids = [m["Message-ID"] for m in box.received]
+    assert len(ids) == 31 == len(set(ids))  # each letter once, the slow one included
 
 
 def test_the_mail_password_comes_from_the_environment_and_is_never_shown(

@@ -21,8 +21,8 @@ from engine.letters.outbox import KIND_WORDS
 from engine.store.db import Store
 from engine.store.tables import bodies, letters
 
-STATUS_WORDS = {"planned": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败",
-                "skipped": "已跳过", "done": "已执行", "refused": "未执行"}
+STATUS_WORDS = {"planned": "待发送", "claimed": "待发送", "sending": "发送中", "sent": "已发送",
+                "failed": "发送失败", "skipped": "已跳过", "done": "已执行", "refused": "未执行"}
 
 
 @click.group("letters")

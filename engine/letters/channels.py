@@ -47,11 +47,14 @@ class Outgoing:
 
 
 class DeliveryError(Exception):
-    """A letter not delivered; ``retry`` says whether a later attempt may succeed."""
+    """A letter not delivered; ``retry`` says whether a later attempt may succeed, and
+    ``unknown`` that it may have been delivered all the same (the server took the whole
+    message and the answer never came): such a letter must not be sent again unasked."""
 
-    def __init__(self, message: str, *, retry: bool) -> None:
+    def __init__(self, message: str, *, retry: bool, unknown: bool = False) -> None:
         super().__init__(message)
-        self.retry = retry
+        self.retry = retry and not unknown
+        self.unknown = unknown
 
 
 class Channel(Protocol):
@@ -132,8 +135,9 @@ class SmtpChannel:
 
     def send(self, letter: Outgoing) -> str:
         msg = self.build(letter)
+        smtp: _Watched | None = None
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            with _Watched(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if self.username:
@@ -150,6 +154,27 @@ class SmtpChannel:
             raise DeliveryError(f"邮件服务器拒绝：{exc.smtp_code} {said}",
                                 retry=not permanent) from None
         except (smtplib.SMTPException, OSError) as exc:
+            if smtp is not None and smtp.message_sent:
+                raise DeliveryError(
+                    f"邮件已全部发给服务器 {self.host}:{self.port}，但未收到其确认（{exc}），"
+                    "不知是否送达；请向收文单位核实，未收到的用 campaign letters resend 重发",
+                    retry=False, unknown=True) from None
             raise DeliveryError(f"无法连接邮件服务器 {self.host}:{self.port}：{exc}",
                                 retry=True) from None
         return str(msg["Message-ID"])
+
+
+class _Watched(smtplib.SMTP):
+    """An SMTP client that knows whether the message itself went out.
+
+    A timeout or a dropped connection before the end of the message means it was not
+    accepted and may be retried; after it, the server may well have queued it (a slow virus
+    scan answers late) and a retry would deliver a second copy. ``data`` sends the message
+    as one block ending in the lone-dot line, and nothing else does."""
+
+    message_sent = False
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.message_sent = True

@@ -1,14 +1,17 @@
-"""Delivering recorded letters exactly once: claim, send, settle.
+"""Delivering recorded letters exactly once: claim, hand over, settle.
 
-A letter goes ``planned`` -> ``sending`` -> ``sent`` (or back to ``planned`` with a retry time,
-or ``failed`` for good). The claim is its own committed transaction, taken with
-``FOR UPDATE SKIP LOCKED`` on PostgreSQL (the SQLite write lock elsewhere), so two senders
-never claim the same letter; the outcome is settled in another. A process that dies between
-sending and settling leaves the letter ``sending``: for a mail channel nobody can tell whether
-it went out, so it is reported as uncertain and never resent on its own (``campaign letters
-resend`` is the operator's decision); the file channel rewrites the same file, so there a stale
-claim is simply taken again. Hence no letter is sent twice, and none is recorded as sent
-that was not.
+A letter goes ``planned`` -> ``claimed`` -> ``sending`` -> ``sent`` (or back to ``planned``
+with a retry time, or ``failed`` for good). The claim of a batch is its own committed
+transaction, taken with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (the SQLite write lock
+elsewhere), so two senders never claim the same letter; each letter is marked ``sending`` just
+before it is handed to the channel, and its outcome is settled in another. A process that
+dies leaves the letters it had claimed but not yet handed over ``claimed``: they were never
+sent, so a stale claim is simply taken again (and an interrupted sender gives them back at
+once). The letter it was handing over stays ``sending``: for a mail channel nobody can tell
+whether it went out, so it is reported as uncertain and never resent on its own (``campaign
+letters resend`` is the operator's decision), as is a letter the mail server took whole but
+never confirmed; the file channel rewrites the same file, so there a stale ``sending`` is
+taken again too. Hence no letter is sent twice, and none is recorded as sent that was not.
 """
 
 from __future__ import annotations
@@ -42,10 +45,12 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
            ids: list[int] | None) -> list[Outgoing]:
     due = or_(letters.c.next_attempt_at.is_(None), letters.c.next_attempt_at <= now)
     not_this_pass = or_(letters.c.claimed_at.is_(None), letters.c.claimed_at < now)
-    ready = and_(letters.c.status == "planned", due, not_this_pass)  # a retry waits a pass
-    if channel.idempotent:  # a crashed sender's claim may be taken over: rewriting is harmless
-        ready = or_(ready, and_(letters.c.status == "sending",
-                                letters.c.claimed_at < now - STALE_CLAIM))
+    stale = letters.c.claimed_at < now - STALE_CLAIM
+    ready = or_(and_(letters.c.status == "planned", due, not_this_pass),  # a retry waits a pass
+                and_(letters.c.status == "claimed", stale))  # a dead sender's, never handed over
+    if channel.idempotent:  # even what it was sending may be taken: rewriting is harmless
+        ready = or_(ready, and_(letters.c.status == "sending", stale,
+                                letters.c.last_error.is_(None)))
     query = (select(letters.c.id, letters.c.idempotency_key, letters.c.campaign_id,
                     letters.c.kind, letters.c.recipient_id, letters.c.planned_for,
                     letters.c.subject, letters.c.body)
@@ -64,8 +69,7 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
         if not rows:
             return []
         conn.execute(update(letters).where(letters.c.id.in_([r.id for r in rows])).values(
-            status="sending", claimed_at=now, channel=channel.name,
-            attempts=letters.c.attempts + 1))
+            status="claimed", claimed_at=now, channel=channel.name))
         names = dict(conn.execute(select(bodies.c.id, bodies.c.name).where(
             bodies.c.id.in_({r.recipient_id for r in rows}))).all())
     return [Outgoing(r.id, r.idempotency_key, r.campaign_id, r.kind, r.recipient_id,
@@ -84,6 +88,24 @@ def _drop_moot(conn: Connection, campaign: str | None) -> None:
     conn.execute(query.values(status="skipped", last_error="报送义务已完成或已撤销，不再发送"))
 
 
+def _hand_over(store: Store, letter_id: int) -> bool:
+    """Mark a claimed letter as being sent, just before the channel gets it; False if it is
+    no longer ours (an operator's resend, another sender after a long stall)."""
+    with store.engine.begin() as conn:
+        return conn.execute(update(letters).where(
+            letters.c.id == letter_id, letters.c.status == "claimed").values(
+            status="sending", attempts=letters.c.attempts + 1)).rowcount == 1
+
+
+def _release(store: Store, ids: list[int]) -> None:
+    """Give back claimed letters never handed over: nothing of them left this process."""
+    if ids:
+        with store.engine.begin() as conn:
+            conn.execute(update(letters).where(
+                letters.c.id.in_(ids), letters.c.status == "claimed").values(
+                status="planned", claimed_at=None))
+
+
 def _settle(store: Store, letter_id: int, values: dict[str, object]) -> None:
     with store.engine.begin() as conn:
         conn.execute(update(letters).where(letters.c.id == letter_id,
@@ -98,27 +120,41 @@ def deliver(store: Store, channel: Channel, *, now: datetime | None = None,
     now = now or datetime.now(UTC)
     result = Delivered()
     while batch := _claim(store, channel, now, campaign, ids):
-        for letter in batch:
-            try:
-                where = channel.send(letter)
-            except DeliveryError as exc:
-                attempts = _attempts(store, letter.id)
-                again = exc.retry and attempts < max_attempts
-                _settle(store, letter.id, {
-                    "status": "planned" if again else "failed", "last_error": str(exc),
-                    "next_attempt_at": now + retry_after if again else None})
-                result.retrying += again
-                result.failed += not again
-                result.errors.append(f"{letter.recipient_name}：{exc}")
-            else:
-                sent = {"status": "sent", "sent_at": datetime.now(UTC), "last_error": None}
-                sent["outbox_path" if channel.name == "file" else "message_id"] = where
-                _settle(store, letter.id, sent)
-                result.sent += 1
-            if progress:
-                progress(result.sent + result.failed + result.retrying)
+        try:
+            for letter in batch:
+                if _hand_over(store, letter.id):
+                    _send_one(store, channel, letter, now, max_attempts, retry_after, result)
+                if progress:
+                    progress(result.sent + result.failed + result.retrying)
+        finally:  # interrupted: what was never handed over goes back in line at once
+            _release(store, [letter.id for letter in batch])
     result.uncertain = uncertain(store, now)
     return result
+
+
+def _send_one(store: Store, channel: Channel, letter: Outgoing, now: datetime,
+              max_attempts: int, retry_after: timedelta, result: Delivered) -> None:
+    """Hand one letter to the channel and record what became of it."""
+    try:
+        where = channel.send(letter)
+    except DeliveryError as exc:
+        if exc.unknown:  # stays sending, with why: reported, never resent unasked
+            _settle(store, letter.id, {"last_error": str(exc)})
+            result.errors.append(f"{letter.recipient_name}：{exc}")
+            return
+        attempts = _attempts(store, letter.id)
+        again = exc.retry and attempts < max_attempts
+        _settle(store, letter.id, {
+            "status": "planned" if again else "failed", "last_error": str(exc),
+            "next_attempt_at": now + retry_after if again else None})
+        result.retrying += again
+        result.failed += not again
+        result.errors.append(f"{letter.recipient_name}：{exc}")
+    else:
+        sent = {"status": "sent", "sent_at": datetime.now(UTC), "last_error": None}
+        sent["outbox_path" if channel.name == "file" else "message_id"] = where
+        _settle(store, letter.id, sent)
+        result.sent += 1
 
 
 def _attempts(store: Store, letter_id: int) -> int:
@@ -130,7 +166,8 @@ def uncertain(store: Store, now: datetime) -> int:
     """Letters a sender claimed and never settled: were they sent? Someone must look."""
     with store.engine.connect() as conn:
         return len(conn.execute(select(letters.c.id).where(
-            letters.c.status == "sending", letters.c.claimed_at < now - STALE_CLAIM)).all())
+            letters.c.status == "sending", or_(letters.c.claimed_at < now - STALE_CLAIM,
+                                                letters.c.last_error.is_not(None)))).all())
 
 
 def resend(store: Store, letter_id: int, *, actor: str, reason: str | None = None) -> bool:
@@ -144,7 +181,7 @@ def resend(store: Store, letter_id: int, *, actor: str, reason: str | None = Non
         if row is None or row.status not in ("failed", "sending"):
             return False
         conn.execute(update(letters).where(letters.c.id == letter_id).values(
-            status="planned", next_attempt_at=None, claimed_at=None))
+            status="planned", next_attempt_at=None, claimed_at=None, last_error=None))
         conn.execute(insert(events).values(
             occurred_at=datetime.now(UTC), campaign_id=row.campaign_id, record_kind="letter",
             record_id=letter_id, trigger="resend", from_state=row.status, to_state="planned",

@@ -150,4 +150,4 @@ def effect(store: Store, new: Definition) -> Effect:
                 kept[status] = kept.get(status, 0) + n
     return Effect(counts["moving"], counts["withdrawn"], counts["reopened"],
                   sum(k not in held for k in wanted), counts["closed_untouched"], kept,
-                  kept.get("planned", 0) + kept.get("sending", 0))
+                  kept.get("planned", 0) + kept.get("claimed", 0) + kept.get("sending", 0))

@@ -202,7 +202,7 @@ letters = Table(
     Column("body", Text),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
-    # delivery: planned -> sending (claimed) -> sent | failed; a crash while sending leaves
+    # delivery: planned -> claimed -> sending -> sent | failed; a crash while sending leaves
     # "sending", which is reported as uncertain and never resent on its own
     Column("channel", String(20)),
     Column("attempts", Integer, nullable=False, server_default="0"),
