@@ -93,6 +93,34 @@ def first_reminder(path: Path) -> tuple[LetterRenderer, dict[str, object]]:
     return LetterRenderer(definition), letter_context(definition, letter, day)
 
 
+def simulated_texts(campaign: str, start: date, end: date, kind: str) -> list[tuple[str, str]]:
+    """(recipient, text) of every ``kind`` letter a campaign sends between two days."""
+    definition = load_definition(CAMPAIGNS / f"{campaign}.yaml")
+    renderer = LetterRenderer(definition)
+    return [(lt.recipient, renderer.render(kind, letter_context(definition, lt, day)))
+            for day, lt in simulate(definition, start, end)
+            if lt.status == "send" and lt.kind == kind]
+
+
+def test_foreign_investment_2017_presses_a_late_province_itself_not_the_office_that_signs(
+        ) -> None:
+    """三、（一）: the provinces report to the national office, which is also their superior; its
+    督办函 goes to the late province, not to itself, and names the month in words."""
+    sent = simulated_texts("foreign_investment_2017", date(2017, 10, 25), date(2017, 10, 25),
+                           "escalation")
+    assert len(sent) == len({to for to, _ in sent}) > 31  # each province and the XPCC once
+    for _, text in sent:
+        head, recipient = text.splitlines()[0], text.splitlines()[2]
+        assert "全国打击侵犯知识产权" not in recipient and recipient.endswith("领导小组办公室：")
+        assert head.startswith("# 关于督办2017年9月查处案件数据统计表") and "2017-09" not in text
+        assert "你单位应于2017年10月15日前报送2017年9月" in text and "现予督办" in text
+
+
+def test_sourcing_2017_reminds_on_the_due_day_that_today_is_the_last_day() -> None:
+    sent = simulated_texts("sourcing_2017", date(2017, 10, 31), date(2017, 10, 31), "reminder")
+    assert sent and all("今日即为截止日期" in text and "尚有0天" not in text for _, text in sent)
+
+
 def test_a_campaign_can_use_its_own_template(tmp_path: Path) -> None:
     renderer, ctx = first_reminder(with_template(tmp_path, "请{{ recipient }}于{{ due }}前报送。"))
     assert renderer.render("reminder", ctx) == "请安徽省市场监督管理局于2017年10月31日前报送。"

@@ -39,6 +39,13 @@ def cn_date_written(day: date) -> str:
     return f"{year}年{number(day.month)}月{number(day.day)}日"
 
 
+def cn_period(period: str | None) -> str | None:
+    """A recurring report's month as a letter names it: ``2017-09`` is 2017年9月."""
+    if period and len(period) == 7 and period[4] == "-" and period.replace("-", "").isdigit():
+        return f"{period[:4]}年{int(period[5:])}月"
+    return period or None
+
+
 def template_name(kind: str) -> str:
     return TEMPLATE_FOR_KIND.get(kind, kind)
 
@@ -137,7 +144,8 @@ def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], d
             "days_left": (due - today).days if due and due >= today else None,
             "days_late": (today - due).days if due and today > due else None,
             "shortfall": letter.shortfall or None,
-            "period": letter.period,
+            "period": cn_period(letter.period),
+            "direct": letter.recipient == letter.body,  # an escalation to the owing body
         }
         if report is None and letter.title is not None:  # feedback on a forwarded lead
             ctx["report"] = {"id": letter.report, "title": letter.title,

@@ -95,8 +95,11 @@ def schedule(ob: Obligation) -> tuple[Scheduled, ...]:
         out.append(("after", "overdue", step,
                     shift(first, step * (p.repeat_every or 7), count), ob.body))
     if p.escalate_after is not None and ob.superior is not None:
+        # a body whose superior is the very office it reports to is pressed by that office
+        # directly (督办), not asked to press itself
+        to = ob.body if ob.superior == ob.recipient else ob.superior
         out.append(("escalation", "escalation", 0,
-                    shift(ob.due, max(p.escalate_after, 1), count), ob.superior))
+                    shift(ob.due, max(p.escalate_after, 1), count), to))
     return tuple((*item, f"{ob.key}:{item[1]}:{item[2]}") for item in out)
 
 
