@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.generate import CAMPAIGN, ROOT, TICK_AT, TICK_DAY, Scenario, province_ids
-from engine.letters.context import cn_date, cn_date_written
+from engine.letters.context import cn_date, cn_date_written, cn_period
 
 if TYPE_CHECKING:
     from engine.store.db import Store
@@ -308,8 +308,9 @@ def _floor_tick(conn: sqlite3.Connection, today: date, words: FloorWords | None 
             text = f"# 催报函\n\n{body}：{report}（{period}）应于 {due} 前报送，已逾期 {late} 日。"
         else:
             title, source, sender = words.reports[report]
-            text = (f"# 关于催报{title}的通知\n\n{words.names[body]}：\n\n根据{words.document}"
-                    f"{source}）的安排，{title}（{period}）应于{cn_date(date.fromisoformat(due))}前"
+            what = f"{cn_period(period) or ''}{title}"
+            text = (f"# 关于催报{what}的通知\n\n{words.names[body]}：\n\n根据{words.document}"
+                    f"{source}）的安排，{what}应于{cn_date(date.fromisoformat(due))}前"
                     f"报送。截至{cn_date(today)}，你单位尚未报送，已逾期{late}天。\n\n请抓紧报送，"
                     f"并说明逾期原因。{words.foot}{sender}\n\n{words.written}\n")
         written += conn.execute(insert, (key, CAMPAIGN, "overdue", body, oid, None, None, step,
