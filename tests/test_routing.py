@@ -107,6 +107,37 @@ def test_a_jiangsu_lead_about_zhejiang_goes_to_the_office_and_on_to_zhejiang(
     assert refused.exit_code == 1 and "未能转办" in refused.output  # assigned: no way up
 
 
+def test_sourcing_2017_a_province_keeps_credit_for_the_leads_it_reported_up(
+        db_url: str) -> None:
+    """二、（二）1: each province reports at least five cross-province leads to 商标局; sending
+    them up is doing so, not losing them from its count, nor handing them to whoever gets
+    them next."""
+    assert cli(db_url, "load", str(CAMPAIGNS / "sourcing_2017.yaml")).exit_code == 0
+    store = connect(db_url)
+    def_id, _ = definitions.latest(store, "sourcing_2017")
+    records.insert_records(store, "lead", "sourcing_2017", def_id, [
+        records.NewRecord(f"JS-{i}", {**COMPLETE, "infringement_division": "330102"}, f"JS-{i}",
+                          "jiangsu_amr") for i in range(5)],
+        actor="江苏省局", initial_state="consolidated")
+    with store.engine.connect() as conn:
+        ids = list(conn.scalars(select(leads.c.id).order_by(leads.c.id)))
+    for lead in ids:
+        assert cli(db_url, "lead", "forward", str(lead), "--at", "2017-10-30", "--actor",
+                   "江苏省局").exit_code == 0
+    assert cli(db_url, "lead", "forward", str(ids[0]), "--at", "2017-10-31", "--actor",
+               "商标局").exit_code == 0  # on down to Zhejiang, which did not report it
+    table = cli(db_url, "report", "compliance", "--campaign", "sourcing_2017", "--format",
+                "csv").output.splitlines()  # as of today: the leads were stored today
+    quota_of = {line.split(",")[1][:3]: line.split(",")[-2:] for line in table
+                if line.startswith("跨省商标侵权案件线索,")}
+    assert quota_of["江苏省"] == ["5", "已完成"] and quota_of["浙江省"] == ["0", "5"]
+    assert cli(db_url, "run", "--at", "2017-10-30").exit_code == 0  # the day-before reminders
+    with store.engine.connect() as conn:
+        reminded = dict(conn.execute(select(letters.c.recipient_id, letters.c.body).where(
+            letters.c.kind == "reminder", letters.c.status == "planned")).all())
+    assert "尚差" not in reminded["jiangsu_amr"] and "尚差5件" in reminded["zhejiang_amr"]
+
+
 def test_a_forwarded_lead_left_unopened_is_supervised_then_its_feedback_chased(
         two_leads: tuple[str, int, int]) -> None:
     db_url, zj, _ = two_leads

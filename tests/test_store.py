@@ -47,7 +47,7 @@ def add_lead(store: Store, definition_id: int, key: str, **values: object) -> in
 
 
 def test_a_fresh_database_gets_the_newest_schema_on_first_use(store: Store) -> None:
-    assert migrate.current(store.engine) == migrate.head() == "0007"
+    assert migrate.current(store.engine) == migrate.head() == "0008"
     assert connect(store.url).engine.dialect.name == store.dialect  # a second open is a no-op
 
 

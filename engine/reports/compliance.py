@@ -71,15 +71,16 @@ def compliance(store: Store, definition: Definition, today: date) -> list[Compli
              .where(t.c.campaign_id == c.id, s.c.submitted_at < cutoff)
              .group_by(t.c.report_id, t.c.body_id, t.c.period))
     lead_reports = {r.id for r in c.reports if r.quota is not None and r.quota.of == "leads"}
+    reporter = func.coalesce(leads.c.reported_by, leads.c.body_id)  # sent on, still its own
     with store.engine.connect() as conn:
         done = {(r, b, p): (local_day(first, tz), int(n)) for r, b, p, first, n in
                 conn.execute(query)}
         per_body: dict[str | None, int] = {}
         if lead_reports:
             per_body = dict(conn.execute(  # type: ignore[arg-type]
-                select(leads.c.body_id, func.count()).where(
+                select(reporter, func.count()).where(
                     leads.c.campaign_id == c.id, leads.c.created_at < cutoff)
-                .group_by(leads.c.body_id)).all())
+                .group_by(reporter)).all())
     titles = {r.id: r.title for r in c.reports}
     out = []
     for ob in obligations(definition):

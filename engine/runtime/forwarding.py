@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from engine.letters.context import forwarding_context
 from engine.letters.render import renderer_for
@@ -79,7 +79,8 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
             why = "；".join(f.message() for f in outcome.failures) or \
                 f"当前状态下不能执行 {route.trigger}（可执行：{'、'.join(outcome.valid_triggers)}）"
             raise ForwardingError(f"线索 {row.natural_key} 未能转办：{why}")
-        conn.execute(update(leads).where(leads.c.id == lead_id).values(body_id=route.to))
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(  # the reporter keeps it
+            body_id=route.to, reported_by=func.coalesce(leads.c.reported_by, row.body_id)))
         if not route.forwards or route.to == row.body_id:  # reported up, or handled at home
             return Forwarded(lead_id, row.natural_key, route, None, False)
         day = _day(definition, at)

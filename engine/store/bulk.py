@@ -35,8 +35,12 @@ if TYPE_CHECKING:
     from engine.store.records import NewRecord
 
 FIXED = frozenset({"id", "campaign_id", "definition_id", "natural_key", "external_id", "state",
-                   "body_id", "extra", "state_since", "created_at", "updated_at", "row_version"})
+                   "body_id", "extra", "state_since", "created_at", "updated_at", "row_version",
+                   "reported_by"})
 """A record's columns that are not field values: identity, lifecycle and bookkeeping."""
+
+LATER = frozenset({"reported_by"})
+"""Bookkeeping columns a record gets later in its life: an insert leaves them NULL."""
 
 def jsonable(value: Any) -> Any:
     """A campaign-declared field's value as it is kept in the ``extra`` JSON column."""
@@ -71,7 +75,7 @@ class _Bulk:
         self.value_names = value_columns(table)
         head = ["natural_key", "external_id", "body_id"]
         tail = [n for n in table.c.keys()  # noqa: SIM118 - names, not Columns
-                if n not in {"id", "extra", *head, *self.value_names}]
+                if n not in {"id", "extra", *head, *self.value_names, *LATER}]
         self.names = [*head, *self.value_names, "extra", *tail]  # the INSERT's column order
         self.value_set = frozenset(self.value_names)
         self.blank = dict.fromkeys(self.value_names)  # a record's values, every column present

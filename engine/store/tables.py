@@ -127,6 +127,11 @@ def _record_table(name: str, fields: dict[str, RecordField] | object) -> Table:
 leads = _record_table("leads", LEAD_FIELDS)
 cases = _record_table("cases", CASE_FIELDS)
 cases.append_column(Column("source_lead", ForeignKey("leads.id")))
+# the body that reported a lead, once it has moved on (forwarded up or down); NULL while the
+# body holding it is the one that reported it, so an import writes nothing more. A quota of
+# leads counts what a body reported, not what it happens to hold today.
+leads.append_column(Column("reported_by", String(100)))
+Index("ix_leads_campaign_reported_by", leads.c.campaign_id, leads.c.reported_by)
 
 events = Table(
     "events", metadata,
