@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from engine.reports import formats, returns, xlsx
 from engine.store import definitions, records
 from engine.store.db import connect
 from tests.conftest import CAMPAIGNS
+from tests.conftest_helpers import insert_after
 
 FIE = "foreign_investment_2017"
 COUNT, AMOUNT, PERSONS = "案件数量（件）", "涉案金额（万元）", "人数（人）"
@@ -112,6 +114,30 @@ def test_the_october_return_has_the_right_totals_in_the_right_cells(fie: str,
     assert ws.cell(admin_row, 1).font.name == "宋体"
     labels = [ws.cell(r, 1).value for r in range(1, ws.max_row + 1)]
     assert "查处典型案例情况简述：" in labels
+
+
+def test_a_row_with_two_unlabelled_figures_of_one_unit_gets_a_numbered_column(
+        db_url: str, tmp_path: Path) -> None:
+    """Two 人 figures on one row (caught, and of them arrested): the second opens 人数2（人）."""
+    shutil.copytree(CAMPAIGNS / "bodies", tmp_path / "bodies")
+    path = tmp_path / f"{FIE}.yaml"
+    path.write_text(insert_after(
+        (CAMPAIGNS / f"{FIE}.yaml").read_text(encoding="utf-8"),
+        "- {id: persons, unit: 人, aggregate: sum, field: suspects_caught}",
+        "              - {id: arrested, unit: 人, aggregate: sum, field: arrest_persons}\n"),
+        encoding="utf-8")
+    assert run(db_url, "load", str(path)).exit_code == 0
+    store = connect(db_url)
+    def_id, _ = definitions.latest(store, FIE)
+    records.insert_records(store, "case", FIE, def_id, [records.NewRecord(
+        "P9", {"handling_kind": "police", "suspects_caught": 5, "arrest_persons": 2,
+               "opened_on": date(2017, 10, 2)}, "P9", None)], actor="测试",
+        initial_state="opened")
+    result = run(db_url, "report", "stats", "--campaign", FIE, "--format", "json")
+    assert result.exit_code == 0, result.output
+    caught = next(row for section in json.loads(result.output)["sections"]
+                  for row in section["rows"] if row["label"] == "抓获犯罪嫌疑人数")
+    assert (caught["values"][PERSONS], caught["values"]["人数2（人）"]) == (5, 2)
 
 
 def test_the_whole_campaign_and_one_body_are_separate_scopes(fie: str) -> None:

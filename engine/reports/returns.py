@@ -152,15 +152,20 @@ def layout(form: ReturnForm, definition: Definition | None = None
                     candidates.append(Column(generic, m.unit, decimal).header)
                 header = next((h for h in candidates if h not in used), None)
                 if header is None:  # a row with two same-labelled figures: number them
-                    header = f"{candidates[-1]}{len(used) + 1}"
+                    header = Column(f"{_label_of(candidates[-1])}{len(used) + 1}", m.unit,
+                                    decimal).header  # 人数2（人）: the header is its column's
                 if header not in columns:
-                    label = header.rsplit("（", 1)[0] if "（" in header else header
-                    columns[header] = Column(label, m.unit, decimal)
+                    columns[header] = Column(_label_of(header), m.unit, decimal)
                 elif decimal and not columns[header].decimal:
                     columns[header] = Column(columns[header].label, m.unit, True)
                 used.add(header)
                 where[(section.id, row.id, m.id)] = header
     return tuple(columns.values()), where
+
+
+def _label_of(header: str) -> str:
+    """案件数量 of 案件数量（件）."""
+    return header.rsplit("（", 1)[0] if "（" in header else header
 
 
 def _field(name: str, value: Any = None, *, numeric: bool = False) -> ColumnElement[Any]:
