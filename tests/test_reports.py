@@ -140,6 +140,30 @@ def test_a_row_with_two_unlabelled_figures_of_one_unit_gets_a_numbered_column(
     assert (caught["values"][PERSONS], caught["values"]["人数2（人）"]) == (5, 2)
 
 
+def test_amounts_are_rounded_half_up_and_the_total_adds_up_in_every_format(
+        fie: str, tmp_path: Path) -> None:
+    """1,250元 is 0.125万元: 四舍五入 gives 0.13 on each row, and 合计 0.26, in csv and xlsx."""
+    store = connect(fie)
+    def_id, _ = definitions.latest(store, FIE)
+    records.insert_records(store, "case", FIE, def_id, [records.NewRecord(
+        key, {"handling_kind": "administrative", "right_type": right,
+              "amount_involved": Decimal("0.125"), "opened_on": date(2017, 12, 5)}, key, None)
+        for key, right in (("D1", "patent"), ("D2", "copyright"))], actor="测试",
+        initial_state="opened")
+    shown = run(fie, "report", "stats", "--campaign", FIE, "--period", "2017-12", "--format",
+                "csv").output.splitlines()
+    amounts = {line.split(",")[1]: line.split(",")[3] for line in shown
+               if line.startswith("行政执法部门,")}
+    assert (amounts["侵犯专利权案件"], amounts["侵犯著作权案件"], amounts["合计"]) == \
+        ("0.13", "0.13", "0.26")
+    out = tmp_path / "dec.xlsx"
+    assert run(fie, "report", "stats", "--campaign", FIE, "--period", "2017-12", "--format",
+               "xlsx", "--output", str(out)).exit_code == 0
+    ws = openpyxl.load_workbook(out).active
+    assert [cell(ws, "行政执法部门", label, AMOUNT) for label in
+            ("侵犯专利权案件", "侵犯著作权案件", "合计")] == [0.13, 0.13, 0.26]
+
+
 def test_the_whole_campaign_and_one_body_are_separate_scopes(fie: str) -> None:
     whole = json.loads(run(fie, "report", "stats", "--campaign", FIE, "--format",
                            "json").output)

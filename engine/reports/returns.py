@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -38,6 +38,7 @@ from engine.store.tables import cases
 PERIOD_DATE_FIELD = "opened_on"
 Value = int | Decimal
 ZERO_DECIMAL = Decimal("0.00")
+CENT = Decimal("0.01")
 _GENERIC = {"人": "人数", "万元": "金额", "元": "金额", "件": "数量"}
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -219,8 +220,11 @@ def figures_query(form: ReturnForm, campaign: str, period: Period | None = None,
 
 
 def _as_value(raw: Any, decimal: bool) -> Value:
+    """A figure as the return states it: 万元 to the cent, rounded half up (四舍五入, not
+    Python's half-even), before anything is added up, so each 合计 is the sum of the figures
+    above it and every format (csv, md, xlsx) holds the same numbers."""
     if decimal:
-        return Decimal(str(raw or 0)).quantize(Decimal("0.0001")).normalize() + ZERO_DECIMAL
+        return Decimal(str(raw or 0)).quantize(CENT, rounding=ROUND_HALF_UP) + ZERO_DECIMAL
     return int(raw or 0)
 
 
