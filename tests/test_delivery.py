@@ -108,6 +108,10 @@ def test_letters_list_show_and_render(reminded: str, tmp_path: Path) -> None:
     assert cli(reminded, "letters", "render", str(item["id"]), "--output", str(out)).exit_code == 0
     assert out.read_text(encoding="utf-8").startswith("# 关于按时报送")
     assert cli(reminded, "letters", "show", "999999").exit_code == 1
+    docx = cli(reminded, "letters", "render", str(item["id"]), "--format", "docx", "--output",
+               str(tmp_path / "letter"))
+    said = docx.output.strip().removeprefix("已写入 ")
+    assert said == str(tmp_path / "letter.docx") and Path(said).stat().st_size > 0
 
 
 # --- mail -------------------------------------------------------------------------------------

@@ -116,8 +116,8 @@ def render(letter_id: int, fmt: str, output: Path | None, db_url: str | None) ->
     else:
         from engine.letters.formats import write_letter
 
-        try:
-            write_letter(r.body, fmt, output)  # type: ignore[arg-type]
+        try:  # the file written, with the format's extension added where it lacked one
+            output = write_letter(r.body, fmt, output)  # type: ignore[arg-type]
         except (OSError, RuntimeError) as exc:
             fail(f"无法生成 {fmt}：{exc}")
     click.echo(f"已写入 {output}")
