@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from engine.cli import main
+from engine.letters import LetterRenderer, letter_context
 from engine.records.lifecycle import lifecycle_machines
 from engine.runtime.phases import advance, phase_on
 from engine.runtime.simulate import SimulationData, simulate
@@ -71,7 +72,28 @@ def test_sourcing_2017_supervises_a_forwarded_lead_not_opened_within_15_days(loa
     run_at(loaded, "2017-11-17")  # the next day's run does not repeat it
     [(recipient, record_id, planned, body)] = supervision_letters(loaded)
     assert (recipient, record_id, planned) == ("zhejiang_amr", lead, date(2017, 11, 16))
-    assert "ZJ-001" in body and "已转办至涉案省" in body and "15天" in body
+    assert "ZJ-001" in body and "已转办至涉案省" in body and "已15天，已达15天的办理时限" in body
+
+
+def test_a_working_day_limit_is_stated_in_working_days(tmp_path: Path) -> None:
+    """A lead forwarded on 28 September 2017 spans the National Day holiday: its 15 working
+    days run to 25 October, 27 calendar days, and the letter says which is which."""
+    path = copy_example(tmp_path)
+    path.write_text(replace_once(
+        path.read_text(encoding="utf-8"),
+        "        state: forwarded\n        after_days: 15\n",
+        "        state: forwarded\n        after_days: 15\n        calendar: working_days\n"),
+        encoding="utf-8")
+    definition = load_definition(path)
+    data = SimulationData(records=(TimedRecord("lead", 1, "JS-9", "forwarded", "jiangsu_amr",
+                                               date(2017, 9, 28)),))
+    [(day, letter)] = [(day, lt) for day, lt in simulate(definition, date(2017, 9, 28),
+                                                         date(2017, 12, 31), data)
+                       if lt.kind == "supervision"]
+    text = LetterRenderer(definition).render("supervision",
+                                             letter_context(definition, letter, day))
+    assert day == date(2017, 10, 25)
+    assert "已27天（15个工作日），已达15个工作日的办理时限" in text
 
 
 def test_a_lead_opened_as_a_case_in_time_is_not_supervised(loaded: str) -> None:

@@ -8,7 +8,7 @@ refuses attribute tricks on top).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from engine.runtime.planner import Letter
@@ -16,6 +16,7 @@ from engine.spec.bodies import name_on
 from engine.spec.dates import all_phases
 from engine.spec.fields import LEAD_FIELDS
 from engine.spec.loader import Definition, per_definition
+from engine.spec.workdays import is_working_day
 
 TEMPLATE_FOR_KIND = {"phase_start": "phase_notice"}
 """Planner kinds whose template has another name (the rest share their kind's name)."""
@@ -55,20 +56,24 @@ def _days(definition: Definition) -> dict[date, dict[str, Any]]:
     return {}
 
 
+TimerWords = tuple[int, str | None, bool]
+"""A timer's limit in days, its basis, and whether it counts working days."""
+
+
 @per_definition
 def _record_words(definition: Definition) -> tuple[dict[tuple[str, str], str],
-                                                   dict[tuple[str, str], tuple[int, str | None]]]:
-    """The Chinese name of each (record kind, state), and each (record kind, timer)'s limit in
-    days and basis: looked up by id, not scanned for in every supervision letter."""
+                                                   dict[tuple[str, str], TimerWords]]:
+    """The Chinese name of each (record kind, state), and each (record kind, timer)'s limit,
+    basis and day count: looked up by id, not scanned for in every supervision letter."""
     lifecycles = definition.campaign.lifecycles
     states: dict[tuple[str, str], str] = {}
-    timers: dict[tuple[str, str], tuple[int, str | None]] = {}
+    timers: dict[tuple[str, str], TimerWords] = {}
     for kind in ("lead", "case"):
         life = getattr(lifecycles, kind, None) if lifecycles else None
         if life is not None:
             states.update({(kind, s.id): s.name for s in life.states})
-            timers.update({(kind, t.id): (t.after_days, str(t.source) if t.source else None)
-                           for t in life.timers})
+            timers.update({(kind, t.id): (t.after_days, str(t.source) if t.source else None,
+                                          t.calendar == "working_days") for t in life.timers})
     return states, timers
 
 
@@ -153,11 +158,18 @@ def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], d
                              "content": None}  # owed under the routing rule
         if letter.record is not None:
             rec = letter.record
-            limit, source = timers.get((rec.kind, letter.timer or ""), (None, None))
+            limit, source, working = timers.get((rec.kind, letter.timer or ""),
+                                                (None, None, False))
+            days = (today - rec.since).days
+            counted = sum(is_working_day(rec.since + timedelta(days=n))
+                          for n in range(1, days + 1)) if working else days
             ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件", "ref": rec.ref,
                              "state": states.get((rec.kind, rec.state), rec.state),
-                             "since": cn_date(rec.since), "days": (today - rec.since).days,
-                             "limit": limit, "source": source}
+                             "since": cn_date(rec.since), "days": days,
+                             "limit": limit, "source": source,
+                             "unit": "个工作日" if working else "天",
+                             "counted": counted,  # in the limit's unit
+                             "over": limit is not None and counted > limit}
         return ctx
     return context
 
