@@ -266,3 +266,33 @@ def test_a_parent_loaded_after_its_plan_has_run_takes_the_inherited_obligations_
     assert runner.invoke(main, ["load", parent, "--db", url]).exit_code == 0
     assert runner.invoke(main, ["run", "--at", "2017-10-21", "--db", url]).exit_code == 0
     assert inherited_open() == 0
+
+
+def test_what_a_province_sent_under_its_plan_counts_once_the_parent_is_loaded(
+        tmp_path: Path) -> None:
+    """Jiangsu submits its leads under its own plan on 30 October; the national plan is loaded
+    in November and takes the obligation over: Jiangsu is not chased for what it sent."""
+    url = f"sqlite:///{tmp_path / 'handover.db'}"
+    runner = CliRunner()
+
+    def cli(*args: str) -> None:
+        result = runner.invoke(main, [*args, "--db", url])
+        assert result.exit_code == 0, result.output
+
+    cli("load", str(CAMPAIGNS / "example_jiangsu_sourcing_2017.yaml"))
+    cli("run", "--at", "2017-10-24")
+    cli("submit", "--campaign", "example_jiangsu_sourcing_2017", "--report",
+        "cross_province_leads", "--body", "jiangsu_amr", "--count", "5", "--at",
+        "2017-10-30T10:00", "--actor", "江苏省局")
+    cli("load", str(CAMPAIGNS / "sourcing_2017.yaml"))
+    cli("run", "--at", "2017-11-11")
+    with connect(url).engine.connect() as conn:
+        chased = conn.execute(select(letters.c.recipient_id).where(
+            letters.c.campaign_id == "sourcing_2017", letters.c.status == "planned",
+            letters.c.idempotency_key.like("%:cross_province_leads:%"))).scalars().all()
+    assert "jiangsu_amr" not in chased and len(chased) == 60  # 30 others: overdue, escalated
+    shown = runner.invoke(main, ["report", "compliance", "--campaign", "sourcing_2017", "--at",
+                                 "2017-11-11", "--format", "csv", "--db", url]).output
+    jiangsu = next(line for line in shown.splitlines()
+                   if line.startswith("跨省商标侵权案件线索,江苏省"))
+    assert ",按时报送,2017-10-30," in jiangsu and jiangsu.endswith(",5,5,已完成"), jiangsu

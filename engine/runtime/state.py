@@ -8,7 +8,7 @@ matter, and which phase the campaign is in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from engine.store.tables import (
     leads,
     letters,
     obligation_syncs,
+    submissions,
 )
 from engine.store.tables import obligations as obligation_rows
 
@@ -32,9 +33,10 @@ if TYPE_CHECKING:
 
 
 def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
-                     definition_id: int, scope: str = "all") -> None:
+                     definition_id: int, scope: str = "all") -> list[tuple[str, str, str]]:
     """Make the table hold this version's obligations; open ones follow changed dates, ones
-    the definition dropped are withdrawn.
+    the definition dropped are withdrawn. Returns the (report, body, period) of the rows it
+    added.
 
     ``scope`` names which of the version's obligations ``obs`` are (``all``, or those left
     after a loaded parent's). When the table was last synced with the same version and scope,
@@ -43,8 +45,8 @@ def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
     t, marker = obligation_rows, obligation_syncs
     if conn.execute(select(marker.c.definition_id, marker.c.scope).where(
             marker.c.campaign_id == campaign)).first() == (definition_id, scope):
-        return
-    obs = list(obs)
+        return []
+    obs, added = list(obs), []
     ours = and_(t.c.campaign_id == campaign, t.c.origin == "definition")
     rows = {(r.report_id, r.body_id, r.period): r for r in conn.execute(select(t).where(ours))}
     for ob in obs:
@@ -54,6 +56,7 @@ def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
                 campaign_id=campaign, definition_id=definition_id, report_id=ob.report,
                 body_id=ob.body, period=ob.period, due_on=ob.due, quota=ob.quota,
                 status="open"))
+            added.append((ob.report, ob.body, ob.period))
             continue
         if row.status == "withdrawn":  # a later version brought it back
             conn.execute(update(t).where(t.c.id == row.id).values(status="open"))
@@ -68,6 +71,41 @@ def sync_obligations(conn: Connection, obs: Iterable[Obligation], campaign: str,
     if conn.execute(update(marker).where(marker.c.campaign_id == campaign).values(
             **stamp)).rowcount == 0:
         conn.execute(insert(marker).values(campaign_id=campaign, **stamp))
+    return added
+
+
+def adopt_submissions(conn: Connection, campaign: str, children: Sequence[str],
+                      added: Collection[tuple[str, str, str]]) -> int:
+    """A parent campaign loaded after plans that extend it takes over the obligations they
+    had been chasing (see ``held_by_parent``); what a body already submitted under its plan
+    counts under the parent too, or the body would be chased for a report it sent on time.
+    The submissions are copied to the parent's new obligations, which are then fulfilled.
+    Returns how many obligations were taken over fulfilled."""
+    if not children or not added:
+        return 0
+    t, s, wanted = obligation_rows, submissions, set(added)
+    done = [r for r in conn.execute(select(
+        t.c.id, t.c.report_id, t.c.body_id, t.c.period, t.c.fulfilled_at).where(
+        t.c.campaign_id.in_(children), t.c.origin == "definition", t.c.status == "fulfilled"))
+        if (r.report_id, r.body_id, r.period) in wanted]
+    if not done:
+        return 0
+    ours = {(r.report_id, r.body_id, r.period): r.id for r in conn.execute(select(
+        t.c.id, t.c.report_id, t.c.body_id, t.c.period).where(
+        t.c.campaign_id == campaign, t.c.origin == "definition", t.c.status == "open"))}
+    taken = 0
+    for r in done:
+        oid = ours.pop((r.report_id, r.body_id, r.period), None)
+        if oid is None:  # two plans of one parent both had it: the first one counts
+            continue
+        copies = [{**{k: v for k, v in row.items() if k != "id"}, "obligation_id": oid}
+                  for row in conn.execute(select(s).where(s.c.obligation_id == r.id)).mappings()]
+        if copies:
+            conn.execute(insert(s), copies)
+        conn.execute(update(t).where(t.c.id == oid).values(status="fulfilled",
+                                                         fulfilled_at=r.fulfilled_at))
+        taken += 1
+    return taken
 
 
 def snapshot(conn: Connection, definition: Definition, live: Live, today: date) -> Snapshot:

@@ -24,7 +24,7 @@ from engine.runtime.live import live_obligations
 from engine.runtime.obligations import obligations
 from engine.runtime.phases import PhaseStep, advance, phase_name
 from engine.runtime.planner import Letter, plan_day
-from engine.runtime.state import snapshot, stored_phase, sync_obligations
+from engine.runtime.state import adopt_submissions, snapshot, stored_phase, sync_obligations
 from engine.runtime.timed import campaign_day, campaign_moment
 from engine.runtime.timers import TimerMove
 from engine.spec.dates import DateError
@@ -84,7 +84,9 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
     renderer = renderer_for(definition)
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)  # runners on one campaign take turns, not chances
-        sync_obligations(conn, obs, campaign, definition_id, scope)
+        added = sync_obligations(conn, obs, campaign, definition_id, scope)
+        if added:  # new obligations: a plan extending this one may have been chasing them
+            adopt_submissions(conn, campaign, children_of(store, campaign), added)
         live = live_obligations(conn, definition, held, day)
         for ob, oid in feedback_obligations(conn, definition, day):  # on leads forwarded so far
             live.obligations.append(ob)
@@ -124,6 +126,21 @@ def held_by_parent(store: Store, definition: Definition,
     parent_id, parent_definition = defs.latest(store, parent)
     held = {(ob.report, ob.body, ob.period) for ob in obligations(parent_definition)}
     return held, f"without {parent} #{parent_id}"
+
+
+def children_of(store: Store, campaign: str) -> list[str]:
+    """The loaded campaigns whose plans extend ``campaign`` (a child whose file cannot be
+    read now is left out here: its own tick reports why)."""
+    out = []
+    for other in loaded_campaigns(store):
+        if other == campaign:
+            continue
+        try:
+            if defs.latest(store, other)[1].campaign.extends == campaign:
+                out.append(other)
+        except StoreError:
+            continue
+    return out
 
 
 def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
@@ -228,8 +245,10 @@ def record_submission(store: Store, campaign: str, report: str, body: str, perio
     held, scope = held_by_parent(store, definition)
     with store.engine.begin() as conn:
         lock_campaign(conn, campaign)
-        sync_obligations(conn, [ob for ob in obs if (ob.report, ob.body, ob.period) not in held],
-                         campaign, definition_id, scope)  # as the tick does: no churn
+        added = sync_obligations(conn, [ob for ob in obs if (ob.report, ob.body, ob.period)
+                                        not in held], campaign, definition_id, scope)
+        if added:  # as the tick does: no churn, and what a child plan was sent is kept
+            adopt_submissions(conn, campaign, children_of(store, campaign), added)
         oid = conn.scalar(select(obligation_rows.c.id).where(
             obligation_rows.c.campaign_id == campaign, obligation_rows.c.origin == "definition",
             obligation_rows.c.report_id == report, obligation_rows.c.body_id == body,
