@@ -56,8 +56,9 @@ class Instant(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None or value.tzinfo is None or dialect.name != "sqlite":
-            return value
+        if value is None or value.tzinfo is None or value.tzinfo is UTC \
+                or dialect.name != "sqlite":
+            return value  # SQLite keeps the digits, already UTC; PostgreSQL converts itself
         return value.astimezone(UTC).replace(tzinfo=None)
 
 
