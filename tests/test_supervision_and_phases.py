@@ -75,6 +75,15 @@ def test_sourcing_2017_supervises_a_forwarded_lead_not_opened_within_15_days(loa
     assert "ZJ-001" in body and "已转办至涉案省" in body and "已15天，已达15天的办理时限" in body
 
 
+def test_a_lead_that_came_without_a_number_is_named_by_its_system_number(loaded: str) -> None:
+    """A lead imported without 线索编号 is keyed by a hash no reader can look up."""
+    key = "h:" + "3f" * 16
+    lead = forwarded_lead(loaded, key, datetime(2017, 11, 1, 10, tzinfo=SHANGHAI))
+    run_at(loaded, "2017-11-16")
+    [(_, _, _, body)] = supervision_letters(loaded)
+    assert f"# 关于线索（系统编号{lead}）办理情况的督办函" in body and "h:" not in body
+
+
 def test_a_working_day_limit_is_stated_in_working_days(tmp_path: Path) -> None:
     """A lead forwarded on 28 September 2017 spans the National Day holiday: its 15 working
     days run to 25 October, 27 calendar days, and the letter says which is which."""

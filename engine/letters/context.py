@@ -47,6 +47,13 @@ def cn_period(period: str | None) -> str | None:
     return period or None
 
 
+def shown_ref(natural_key: str, record_id: int) -> str:
+    """How a letter names a record: its own number; a record that came without one is keyed
+    by a hash (``h:3f2a…``), which no reader can look up, so it is named by the number the
+    system gave it instead."""
+    return f"（系统编号{record_id}）" if natural_key.startswith("h:") else natural_key
+
+
 def template_name(kind: str) -> str:
     return TEMPLATE_FOR_KIND.get(kind, kind)
 
@@ -163,7 +170,8 @@ def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], d
             days = (today - rec.since).days
             counted = sum(is_working_day(rec.since + timedelta(days=n))
                           for n in range(1, days + 1)) if working else days
-            ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件", "ref": rec.ref,
+            ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件",
+                             "ref": shown_ref(rec.ref, rec.id),
                              "state": states.get((rec.kind, rec.state), rec.state),
                              "since": cn_date(rec.since), "days": days,
                              "limit": limit, "source": source,

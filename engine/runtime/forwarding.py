@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from engine.letters.context import forwarding_context
+from engine.letters.context import forwarding_context, shown_ref
 from engine.letters.render import renderer_for
 from engine.records.lifecycle import Refused, lifecycle_machines
 from engine.records.routing import DOWN, NoRoute, Route, province_of, route_to, suggest
@@ -89,7 +89,8 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
         sender = _sender(definition, route, row.body_id)
         _owe_feedback(conn, definition_id, campaign, lead_id, route.to, sender, due)
         text = renderer_for(definition).render("forwarding", forwarding_context(
-            definition, records.fields_of(row, leads), row.natural_key, sender, route.to, day,
+            definition, records.fields_of(row, leads), shown_ref(row.natural_key, lead_id), sender,
+            route.to, day,
             due))
         written = bool(insert_letters(conn, [{
             "idempotency_key": f"{campaign}:forward:lead:{lead_id}:{route.to}",
