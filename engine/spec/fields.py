@@ -69,7 +69,8 @@ RECORD_FIELDS = MappingProxyType({"lead": LEAD_FIELDS, "case": CASE_FIELDS})
 
 RESERVED_NAMES = frozenset({
     "id", "campaign_id", "definition_id", "natural_key", "external_id", "body", "body_id", "state",
-    "state_since", "extra", "created_at", "updated_at", "row_version", "source_lead"})
+    "state_since", "extra", "created_at", "updated_at", "row_version", "source_lead",
+    "reported_by"})
 """A record's own bookkeeping, stored in columns of its own (and intake's number and sender):
 a campaign field of one of these names would overwrite it, or be dropped, so it is refused
 when the definition is checked (a test holds this set to the record tables' columns)."""
