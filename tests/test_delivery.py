@@ -20,7 +20,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.cli import main
 from engine.letters.channels import FileChannel, Outgoing, SmtpChannel
@@ -224,6 +224,61 @@ def test_the_letter_a_sender_died_handing_over_is_reported_and_never_resent_blin
         trail = conn.execute(select(events.c.actor, events.c.trigger).where(
             events.c.record_kind == "letter")).all()
     assert [tuple(t) for t in trail] == [("值班员", "resend")]
+
+
+def test_a_letter_made_moot_after_a_dead_sender_claimed_it_is_not_sent(
+        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
+    box, port = mailbox
+    store = connect(reminded)
+    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn",
+                          yaml.safe_load(addresses(tmp_path, reminded).read_text()))
+    now = datetime.now(UTC)
+    assert len(_claim(store, channel, now, None, None)) == 31  # ...and the process dies here
+    assert cli(reminded, "submit", "--campaign", "sourcing_2017", "--report",
+               "cross_province_leads", "--body", "beijing_amr", "--count", "5", "--at",
+               "2017-10-25", "--actor", "北京市局").exit_code == 0
+    later = deliver(store, channel, now=now + timedelta(hours=1))
+    assert later.sent == 30 and statuses(reminded) == {"sent": 30, "skipped": 1}
+    assert "beijing_amr@example.gov.cn" not in {m["To"] for m in box.received}
+
+
+def test_an_earlier_error_does_not_leave_a_file_letter_stuck_after_a_crash(
+        reminded: str, tmp_path: Path) -> None:
+    """A letter that once failed (a full disk), then was being written when its sender died,
+    is taken again like any other: the outbox rewrites the same file."""
+    store = connect(reminded)
+    channel, now = FileChannel(tmp_path / "outbox"), datetime.now(UTC)
+    first = _claim(store, channel, now, None, None)[0]
+    with store.engine.begin() as conn:
+        conn.execute(update(letters).where(letters.c.id == first.id).values(
+            last_error="无法写入：磁盘已满"))
+    assert _hand_over(store, first.id)  # ...and the process dies writing it
+    later = deliver(store, channel, now=now + timedelta(hours=1))
+    assert (later.sent, later.uncertain) == (31, 0) and statuses(reminded) == {"sent": 31}
+
+
+class ByeRefused(Mailbox):
+    """Takes each message (250), then answers QUIT with a temporary error."""
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return "451 4.3.0 closing anyway"
+
+
+def test_a_message_the_server_confirmed_is_sent_whatever_it_answers_to_quit(
+        reminded: str, tmp_path: Path) -> None:
+    box = ByeRefused()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        store = connect(reminded)
+        channel = SmtpChannel("127.0.0.1", controller.port, "tmo@example.gov.cn",
+                              yaml.safe_load(addresses(tmp_path, reminded).read_text()))
+        now = datetime.now(UTC)
+        first = deliver(store, channel, now=now)
+        again = deliver(store, channel, now=now + timedelta(hours=2))
+    finally:
+        controller.stop()
+    assert (first.sent, first.retrying, again.sent) == (31, 0, 0) and len(box.received) == 31
 
 
 def test_an_interrupted_send_gives_back_the_letters_it_had_not_handed_over(

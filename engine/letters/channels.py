@@ -143,25 +143,30 @@ class SmtpChannel:
                 if self.username:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
+                smtp.confirmed = True
+        except (smtplib.SMTPException, OSError) as exc:
+            if smtp is not None and smtp.confirmed:
+                return str(msg["Message-ID"])  # accepted: only the goodbye (QUIT) went wrong
+            raise self._failure(exc, smtp is not None and smtp.message_sent) from None
+        return str(msg["Message-ID"])
+
+    def _failure(self, exc: Exception, message_sent: bool) -> DeliveryError:
+        """What a failed attempt means: refused for good, worth retrying, or unknown."""
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
             codes = [code for code, _ in exc.recipients.values()]
-            raise DeliveryError(f"邮件服务器拒收收件人：{codes}",
-                                retry=any(code < 500 for code in codes)) from None
-        except smtplib.SMTPResponseException as exc:
-            permanent = 500 <= exc.smtp_code < 600
+            return DeliveryError(f"邮件服务器拒收收件人：{codes}",
+                                 retry=any(code < 500 for code in codes))
+        if isinstance(exc, smtplib.SMTPResponseException):  # a reply: nothing was accepted
             said = exc.smtp_error.decode("utf-8", "replace") \
                 if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-            raise DeliveryError(f"邮件服务器拒绝：{exc.smtp_code} {said}",
-                                retry=not permanent) from None
-        except (smtplib.SMTPException, OSError) as exc:
-            if smtp is not None and smtp.message_sent:
-                raise DeliveryError(
-                    f"邮件已全部发给服务器 {self.host}:{self.port}，但未收到其确认（{exc}），"
-                    "不知是否送达；请向收文单位核实，未收到的用 campaign letters resend 重发",
-                    retry=False, unknown=True) from None
-            raise DeliveryError(f"无法连接邮件服务器 {self.host}:{self.port}：{exc}",
-                                retry=True) from None
-        return str(msg["Message-ID"])
+            return DeliveryError(f"邮件服务器拒绝：{exc.smtp_code} {said}",
+                                 retry=not 500 <= exc.smtp_code < 600)
+        if message_sent:
+            return DeliveryError(
+                f"邮件已全部发给服务器 {self.host}:{self.port}，但未收到其确认（{exc}），"
+                "不知是否送达；请向收文单位核实，未收到的用 campaign letters resend 重发",
+                retry=False, unknown=True)
+        return DeliveryError(f"无法连接邮件服务器 {self.host}:{self.port}：{exc}", retry=True)
 
 
 class _Watched(smtplib.SMTP):
@@ -173,6 +178,7 @@ class _Watched(smtplib.SMTP):
     as one block ending in the lone-dot line, and nothing else does."""
 
     message_sent = False
+    confirmed = False  # the server answered the end of the message with 2xx
 
     def send(self, s: bytes | str) -> None:
         super().send(s)

@@ -20,13 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 
 from engine.letters.channels import Channel, DeliveryError, Outgoing
 from engine.store.db import Store
 from engine.store.letter_rows import sqlite_write_lock
 from engine.store.tables import bodies, events, letters, obligations
 
+SETTLED = select(obligations.c.id).where(obligations.c.status.in_(("fulfilled", "withdrawn")))
+"""Obligations met or withdrawn: a letter about one of them is moot."""
+MOOT = "报送义务已完成或已撤销，不再发送"
 CLAIM_BATCH = 200
 STALE_CLAIM = timedelta(minutes=30)
 """A claim older than this is a crashed sender's (a letter takes seconds, not minutes)."""
@@ -80,21 +83,30 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
 def _drop_moot(conn: Connection, campaign: str | None) -> None:
     """Letters recorded but not yet sent whose obligation has since been fulfilled or
     withdrawn (an amendment dropped it) are moot: record them as skipped, never send them."""
-    settled = select(obligations.c.id).where(obligations.c.status.in_(("fulfilled", "withdrawn")))
     query = update(letters).where(letters.c.status == "planned",
-                                  letters.c.obligation_id.in_(settled))
+                                  letters.c.obligation_id.in_(SETTLED))
     if campaign:
         query = query.where(letters.c.campaign_id == campaign)
-    conn.execute(query.values(status="skipped", last_error="报送义务已完成或已撤销，不再发送"))
+    conn.execute(query.values(status="skipped", last_error=MOOT))
 
 
 def _hand_over(store: Store, letter_id: int) -> bool:
     """Mark a claimed letter as being sent, just before the channel gets it; False if it is
-    no longer ours (an operator's resend, another sender after a long stall)."""
+    no longer ours (an operator's resend, another sender after a long stall), or moot: its
+    obligation was met or withdrawn since it was claimed (a stale claim taken over may be
+    hours old), and then it is recorded as skipped. An earlier attempt's error is cleared:
+    a 'sending' letter with an error is one whose outcome is unknown."""
+    settled = exists().where(obligations.c.id == letters.c.obligation_id,  # by primary key
+                             obligations.c.status.in_(("fulfilled", "withdrawn")))
+    live = or_(letters.c.obligation_id.is_(None), ~settled)
     with store.engine.begin() as conn:
-        return conn.execute(update(letters).where(
-            letters.c.id == letter_id, letters.c.status == "claimed").values(
-            status="sending", attempts=letters.c.attempts + 1)).rowcount == 1
+        mine = and_(letters.c.id == letter_id, letters.c.status == "claimed")
+        if conn.execute(update(letters).where(mine, live).values(
+                status="sending", attempts=letters.c.attempts + 1,
+                last_error=None)).rowcount == 1:
+            return True
+        conn.execute(update(letters).where(mine).values(status="skipped", last_error=MOOT))
+        return False
 
 
 def _release(store: Store, ids: list[int]) -> None:
