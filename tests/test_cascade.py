@@ -296,3 +296,22 @@ def test_what_a_province_sent_under_its_plan_counts_once_the_parent_is_loaded(
     jiangsu = next(line for line in shown.splitlines()
                    if line.startswith("跨省商标侵权案件线索,江苏省"))
     assert ",按时报送,2017-10-30," in jiangsu and jiangsu.endswith(",5,5,已完成"), jiangsu
+
+
+def test_once_the_parent_is_loaded_an_inherited_report_is_submitted_under_it(
+        tmp_path: Path) -> None:
+    """The plan's copy was withdrawn when the parent took it over: a submission there would
+    fulfil nothing the parent sees, so it is refused with where to submit instead."""
+    url = f"sqlite:///{tmp_path / 'late_submit.db'}"
+    runner = CliRunner()
+    for name, day in (("example_jiangsu_sourcing_2017", "2017-10-20"),
+                      ("sourcing_2017", "2017-10-24")):  # the plan ran alone first
+        assert runner.invoke(main, ["load", str(CAMPAIGNS / f"{name}.yaml"),
+                                    "--db", url]).exit_code == 0
+        assert runner.invoke(main, ["run", "--at", day, "--db", url]).exit_code == 0
+    refused = runner.invoke(main, [
+        "submit", "--campaign", "example_jiangsu_sourcing_2017", "--report",
+        "cross_province_leads", "--body", "jiangsu_amr", "--count", "5", "--at", "2017-10-30",
+        "--actor", "江苏省局", "--db", url])
+    assert refused.exit_code == 1 and "sourcing_2017" in refused.output
+    assert "请在该专项下报送" in refused.output

@@ -253,7 +253,7 @@ def record_submission(store: Store, campaign: str, report: str, body: str, perio
             obligation_rows.c.campaign_id == campaign, obligation_rows.c.origin == "definition",
             obligation_rows.c.report_id == report, obligation_rows.c.body_id == body,
             obligation_rows.c.period == period))
-        if oid is None:
+        if oid is None or (report, body, period) in held:  # the parent chases it now
             raise LookupError(f"{body} 的 {which} 由上级专项“{definition.campaign.extends}”"
                               "督办，请在该专项下报送")
         conn.execute(insert(submissions).values(
