@@ -214,6 +214,21 @@ def test_validate_refuses_a_broken_or_unsafe_template_where_the_campaign_names_i
     assert says in found[0]["message"]
 
 
+def test_validate_renders_an_escalation_to_the_late_body_itself_too(tmp_path: Path) -> None:
+    """The 督办函 has a branch for a body pressed directly (``direct``); a mistake there must
+    fail validation, not the first run that reaches such a body."""
+    path = copy_example(tmp_path)
+    (tmp_path / "letters").mkdir(exist_ok=True)
+    (tmp_path / "letters" / "own_escalation.j2").write_text(
+        "{% if direct %}{{ dirctly_late }}{% else %}督办{% endif %}", encoding="utf-8")
+    path.write_text(insert_after(path.read_text(encoding="utf-8"), "published: 2017-10-17",
+                                 "templates:\n  escalation: letters/own_escalation.j2\n"),
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", "--format", "json", str(path)])
+    assert result.exit_code == 1, result.output
+    assert any("dirctly_late" in d["message"] for d in json.loads(result.output)["diagnostics"])
+
+
 def test_load_refuses_a_campaign_whose_template_is_broken(db_url: str, tmp_path: Path) -> None:
     result = cli(db_url, "load", str(with_template(tmp_path, "{{ nope }}")))
     assert result.exit_code == 1 and "nope" in result.output

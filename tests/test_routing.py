@@ -165,7 +165,8 @@ def test_a_forwarded_lead_left_unopened_is_supervised_then_its_feedback_chased(
         (date(2017, 12, 18), "escalation", "samr"),  # 10 days late: to Zhejiang's superior
         (date(2017, 12, 19), "overdue", "zhejiang_amr"),
     ]
-    assert "转办线索JS-ZJ-1的办理情况反馈" in about_lead[1].subject
+    assert about_lead[1].subject == "关于按时报送转办线索JS-ZJ-1的办理情况反馈的提醒函"
+    assert not any("lead:" in subject for *_, subject in about_lead)  # bookkeeping, unshown
 
 
 def test_feedback_stops_the_chasing_and_the_supervision_view_puts_the_late_first(

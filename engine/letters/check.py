@@ -46,6 +46,8 @@ def sample_letters(definition: Definition) -> list[Letter]:
                 Letter("sample", "overdue", recipient=body,
                        scheduled=due.due + timedelta(days=1), **common),
                 Letter("sample", "escalation", recipient=c.issuer[0],
+                       scheduled=due.due + timedelta(days=10), **common),
+                Letter("sample", "escalation", recipient=body,  # pressed directly (direct)
                        scheduled=due.due + timedelta(days=10), **common)]
     life = next((lf for lf in (c.lifecycles.lead, c.lifecycles.case) if lf and lf.timers), None) \
         if c.lifecycles else None

@@ -16,7 +16,7 @@ from engine.spec.bodies import name_on
 from engine.spec.dates import all_phases
 from engine.spec.fields import LEAD_FIELDS
 from engine.spec.loader import Definition, per_definition
-from engine.spec.workdays import is_working_day
+from engine.spec.workdays import CalendarYearUnknown, is_working_day
 
 TEMPLATE_FOR_KIND = {"phase_start": "phase_notice"}
 """Planner kinds whose template has another name (the rest share their kind's name)."""
@@ -41,10 +41,12 @@ def cn_date_written(day: date) -> str:
 
 
 def cn_period(period: str | None) -> str | None:
-    """A recurring report's month as a letter names it: ``2017-09`` is 2017年9月."""
+    """A recurring report's month as a letter names it: ``2017-09`` is 2017年9月. Other
+    periods are bookkeeping (feedback on a lead is owed per ``lead:12``, which its title
+    already names): a letter does not show them."""
     if period and len(period) == 7 and period[4] == "-" and period.replace("-", "").isdigit():
         return f"{period[:4]}年{int(period[5:])}月"
-    return period or None
+    return None
 
 
 def shown_ref(natural_key: str, record_id: int) -> str:
@@ -82,6 +84,16 @@ def _record_words(definition: Definition) -> tuple[dict[tuple[str, str], str],
             timers.update({(kind, t.id): (t.after_days, str(t.source) if t.source else None,
                                           t.calendar == "working_days") for t in life.timers})
     return states, timers
+
+
+def _working_days(since: date, days: int) -> int | None:
+    """Working days among the ``days`` after ``since``; None where the installed calendar
+    does not know a year they reach (a run long after the timer fell due): the letter then
+    gives the calendar days alone rather than fail the campaign's whole run."""
+    try:
+        return sum(is_working_day(since + timedelta(days=n)) for n in range(1, days + 1))
+    except CalendarYearUnknown:
+        return None
 
 
 def _of_the_day(definition: Definition, today: date) -> dict[str, Any]:
@@ -168,8 +180,7 @@ def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], d
             limit, source, working = timers.get((rec.kind, letter.timer or ""),
                                                 (None, None, False))
             days = (today - rec.since).days
-            counted = sum(is_working_day(rec.since + timedelta(days=n))
-                          for n in range(1, days + 1)) if working else days
+            counted = _working_days(rec.since, days) if working else days
             ctx["record"] = {"kind": "线索" if rec.kind == "lead" else "案件",
                              "ref": shown_ref(rec.ref, rec.id),
                              "state": states.get((rec.kind, rec.state), rec.state),
@@ -177,7 +188,8 @@ def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], d
                              "limit": limit, "source": source,
                              "unit": "个工作日" if working else "天",
                              "counted": counted,  # in the limit's unit
-                             "over": limit is not None and counted > limit}
+                             "over": limit is not None and counted is not None
+                             and counted > limit}
         return ctx
     return context
 

@@ -153,17 +153,18 @@ def feedback_obligations(conn: Connection, definition: Definition, today: date,
     if (policy.calendar or "calendar_days") != "calendar_days":
         ahead = ahead * 3 + 14  # working days back, with weekends and the longest holiday
     query = (select(obligations.c.id, obligations.c.body_id, obligations.c.period,
-                    obligations.c.due_on, obligations.c.recipient_id, leads.c.natural_key)
+                    obligations.c.due_on, obligations.c.recipient_id, leads.c.natural_key,
+                    leads.c.id)
              .join(leads, and_(leads.c.id == obligations.c.record_id))
              .where(obligations.c.status == "open",
                     obligations.c.due_on <= today + timedelta(days=ahead),
                     obligations.c.campaign_id == c.id, obligations.c.origin == "forwarding"))
-    for oid, body, period, due, recipient, ref in conn.execute(query):
+    for oid, body, period, due, recipient, ref, lead_id in conn.execute(query):
         superior = index.superior(body) if body in index else None
         owed_to = recipient or (c.routing.office if c.routing else "")
         yield Obligation(c.id, FEEDBACK, body, period, due, owed_to,
                          superior.id if superior else None, None, policy,
-                         title=f"转办线索{ref}的办理情况反馈"), oid
+                         title=f"转办线索{shown_ref(ref, lead_id)}的办理情况反馈"), oid
 
 
 def record_feedback(store: Store, campaign: str, lead_id: int, *, body: str | None,
