@@ -15,6 +15,7 @@ from engine.cli import main
 from engine.letters import LetterRenderer, letter_context
 from engine.records.lifecycle import lifecycle_machines
 from engine.runtime.phases import advance, phase_on
+from engine.runtime.planner import Letter
 from engine.runtime.simulate import SimulationData, simulate
 from engine.runtime.timers import TimedRecord
 from engine.spec.loader import load_definition
@@ -103,6 +104,15 @@ def test_a_working_day_limit_is_stated_in_working_days(tmp_path: Path) -> None:
                                              letter_context(definition, letter, day))
     assert day == date(2017, 10, 25)
     assert "已27天（15个工作日），已达15个工作日的办理时限" in text
+    # a run long after, into a year the installed calendar does not know yet: the letter
+    # gives the calendar days alone instead of failing the campaign's run
+    late = Letter("late", "supervision", definition.campaign.id, "jiangsu_amr",
+                  date(2030, 1, 4), body="jiangsu_amr", timer="forwarded_unopened",
+                  record=TimedRecord("lead", 1, "JS-9", "forwarded", "jiangsu_amr",
+                                     date(2029, 12, 3)))
+    text = LetterRenderer(definition).render("supervision",
+                                             letter_context(definition, late, late.scheduled))
+    assert "已32天，已达15个工作日的办理时限" in text
 
 
 def test_a_lead_opened_as_a_case_in_time_is_not_supervised(loaded: str) -> None:
@@ -215,6 +225,43 @@ def test_foreign_investment_2017_records_the_day_it_entered_each_phase() -> None
         ("mobilise", date(2017, 9, 8)), ("implement", date(2017, 9, 11)),
         ("summarise", date(2017, 12, 1))]
     assert advance(definition, "implement", date(2017, 9, 9)) == []  # never backwards
+
+
+def fie_with_phases_listed(tmp_path: Path, first: str, second: str) -> Path:
+    """foreign_investment_2017 with its first two phases' blocks in the given order."""
+    copy_example(tmp_path)  # the body registries beside it
+    text = (CAMPAIGNS / "foreign_investment_2017.yaml").read_text(encoding="utf-8")
+    start, middle, end = (text.index(f"  - id: {p}\n") for p in
+                          ("mobilise", "implement", "summarise"))
+    blocks = {"mobilise": text[start:middle], "implement": text[middle:end]}
+    path = tmp_path / "foreign_investment_2017.yaml"
+    path.write_text(text[:start] + blocks[first] + blocks[second] + text[end:], encoding="utf-8")
+    return path
+
+
+def test_a_phase_holding_another_is_entered_again_when_the_inner_one_ends(
+        tmp_path: Path) -> None:
+    """Listed 组织实施 first: it begins on 1 September, 动员部署 runs inside it on 8-10
+    September, and the campaign then goes back to 组织实施, not staying in 动员部署."""
+    definition = load_definition(fie_with_phases_listed(tmp_path, "implement", "mobilise"))
+    walk = advance(definition, "pending", date(2017, 12, 5))
+    assert [(s.dest, s.day) for s in walk] == [
+        ("implement", date(2017, 9, 1)), ("mobilise", date(2017, 9, 8)),
+        ("implement", date(2017, 9, 11)), ("summarise", date(2017, 12, 1))]
+    assert [phase_on(definition, date(2017, 9, d)) for d in (5, 9, 20)] == [
+        "implement", "mobilise", "implement"]
+    # stored in the first 组织实施 stretch, a run on 20 September records what followed it
+    assert [(s.source, s.dest) for s in advance(definition, "implement", date(2017, 9, 20),
+                                                date(2017, 9, 1))] == [
+        ("implement", "mobilise"), ("mobilise", "implement")]
+    assert advance(definition, "implement", date(2017, 9, 20), date(2017, 9, 11)) == []
+
+
+def test_a_stored_phase_an_amendment_removed_goes_on_from_where_the_new_dates_put_it(
+        ) -> None:
+    definition = load_definition(CAMPAIGNS / "sourcing_2017.yaml")
+    walk = advance(definition, "dropped_phase", date(2018, 1, 5), date(2017, 10, 3))
+    assert [(s.source, s.dest) for s in walk] == [("implement", "summarise")]
 
 
 def test_a_run_records_each_phase_passed_in_the_audit_trail(loaded: str) -> None:

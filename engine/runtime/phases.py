@@ -1,9 +1,12 @@
 """The campaign-level state machine: a campaign moves through its phases by date.
 
-States are ``pending``, the dated top-level phases in order of their start, and ``closed``
-after the campaign's period. One ``transitions.Machine`` per definition (built once, as for
-lead and case lifecycles) checks that every move is a step forward; the tick walks it from the
-stored phase to the one the date calls for, recording each step, so a run after downtime
+The dates give a timeline of stretches, each in one phase (see :func:`phase_order`); the
+states are ``pending``, those stretches in order, and ``closed`` after the campaign's period.
+A phase whose window holds another's (组织实施 all autumn, 动员部署 in its first days) is
+entered again once the inner one ends, so one phase may give two stretches. One
+``transitions.Machine`` per timeline (built once, as for lead and case lifecycles) checks that
+every move is a step forward; the tick walks it from the stored stretch (phase and the day it
+was entered) to the one the date calls for, recording each step, so a run after downtime
 still records every phase the campaign passed through, in order.
 """
 
@@ -31,48 +34,51 @@ class PhaseStep:
 
 
 def phase_order(definition: Definition) -> tuple[tuple[str, date], ...]:
-    """The phases the campaign passes through, each with the day it enters it, in order.
+    """The stretches of the campaign's timeline: (phase, the day it is entered), in order.
 
-    Phases follow each other in the order the notice gives them, and their windows may
-    overlap: foreign_investment_2017 runs 组织实施 over all of September-December, with
-    动员部署 on 8-10 September and 经验总结 in December inside it. On a day, the campaign is
-    in the open phase that began last (the more specific one), else still in the last one
-    begun; and no phase comes before every phase listed ahead of it has begun, so the
-    campaign does not 组织实施 before it has mobilised, nor ever go back. A phase that is never
-    the one a day calls for is not passed through."""
+    Phases are listed in the notice's order and their windows may overlap:
+    foreign_investment_2017 runs 组织实施 over all of September-December, with 动员部署 on
+    8-10 September and 经验总结 in December inside it. On a day, the campaign is in the open
+    phase that began last (the more specific one); where no phase is open it stays where it
+    was. No phase is entered before every phase listed ahead of it has begun, so the campaign
+    does not 组织实施 before it has mobilised. A phase may give two stretches (组织实施 again
+    after 动员部署 ends); one that is never the phase a day calls for gives none."""
     c = definition.campaign
-    dated = [p for p in c.phases if p.window is not None]
-    days = sorted({c.period.start} | {d for p in dated if p.window is not None
-                                      for d in (p.window.start, p.window.end + timedelta(days=1))
+    dated = [(p.id, p.window.start, p.window.end) for p in c.phases if p.window is not None]
+    days = sorted({c.period.start} | {d for _, start, end in dated
+                                      for d in (start, end + timedelta(days=1))
                                       if c.period.start <= d <= c.period.end})
     out: list[tuple[str, date]] = []
-    reached = -1  # the index, in the notice's order, of the furthest phase entered
     for day in days:
         begun = []
-        for p in dated:
-            if p.window is None or p.window.start > day:
+        for phase in dated:
+            if phase[1] > day:
                 break  # a phase listed ahead has not begun: none after it may either
-            begun.append(p)
-        open_ = [p for p in begun if p.window is not None and day <= p.window.end]
-        pick = max(open_, key=lambda p: p.window.start if p.window else day, default=None) \
-            if open_ else (begun[-1] if begun else None)
-        index = -1 if pick is None else dated.index(pick)
-        if index > reached:
-            reached = index
-            out.append((dated[index].id, day))
+            begun.append(phase)
+        open_ = [phase for phase in begun if day <= phase[2]]
+        if not open_:
+            continue  # between windows: still in the phase last entered (or pending)
+        pick = max(open_, key=lambda phase: phase[1])[0]  # a tie: the one listed first
+        if not out or out[-1][0] != pick:
+            out.append((pick, day))
     return tuple(out)
 
 
+def _stretch_on(definition: Definition, day: date) -> int:
+    """The index in :func:`phase_order` of the stretch ``day`` falls in; -1 before any."""
+    index = -1
+    for i, (_, entered) in enumerate(phase_order(definition)):
+        if entered <= day:
+            index = i
+    return index
+
+
 def phase_on(definition: Definition, day: date) -> str:
-    """The state the campaign is in on ``day``: a phase (see :func:`phase_order`), pending
-    or closed."""
+    """The state the campaign is in on ``day``: a phase, pending or closed."""
     if day > definition.campaign.period.end:
         return CLOSED
-    current = PENDING
-    for phase_id, entered in phase_order(definition):
-        if entered <= day:
-            current = phase_id
-    return current
+    index = _stretch_on(definition, day)
+    return PENDING if index < 0 else phase_order(definition)[index][0]
 
 
 def phase_name(definition: Definition, state: str) -> str:
@@ -96,27 +102,44 @@ def _machine(states: tuple[str, ...]) -> Machine:
                                 for a, b in pairwise(states)])
 
 
-def advance(definition: Definition, current: str, day: date) -> list[PhaseStep]:
-    """The steps from ``current`` to the state ``day`` calls for (none if already there).
+def advance(definition: Definition, current: str, day: date,
+            since: date | None = None) -> list[PhaseStep]:
+    """The steps from ``current`` (entered on ``since``, as stored) to the state ``day``
+    calls for (none if already there); a campaign never moves backwards.
 
-    A stored phase the definition no longer has (an amendment dropped it) restarts the walk
-    from ``pending``; a campaign never moves backwards."""
+    The stored stretch is the one of that phase entered on ``since`` (or, without it, the
+    last of that phase begun by ``day``). A stored phase the definition no longer passes
+    through (an amendment changed the phases) counts as the stretch the new timeline has on
+    ``since``, so the walk goes on from there rather than again from ``pending``."""
     order = phase_order(definition)
     period = definition.campaign.period
-    start_of = {PENDING: period.start, CLOSED: period.end + timedelta(days=1), **dict(order)}
-    states = (PENDING, *(pid for pid, _ in order), CLOSED)
-    target = phase_on(definition, day)
-    if current not in states:
-        current = PENDING
-    if states.index(target) <= states.index(current):
+    names = (PENDING, *(pid for pid, _ in order), CLOSED)  # index 0, stretches 1..n, closed
+    entered = (period.start, *(d for _, d in order), period.end + timedelta(days=1))
+    target = len(names) - 1 if day > period.end else _stretch_on(definition, day) + 1
+    if current == CLOSED:
+        at = len(names) - 1
+    elif current == PENDING:
+        at = 0
+    else:
+        ours = [i + 1 for i, (pid, _) in enumerate(order) if pid == current]
+        begun = [i for i in ours if entered[i] <= (since or day)]
+        exact = [i for i in ours if entered[i] == since]
+        if exact or begun:
+            at = (exact or begun)[-1]
+        elif ours:  # stored ahead of the date (a run with an earlier --at): already there
+            at = ours[0]
+        else:
+            at = _stretch_on(definition, since) + 1 if since else 0
+    if target <= at:
         return []
-    machine, cursor = _machine(states), _Cursor(current)
+    machine, cursor = _machine(tuple(str(i) for i in range(len(names)))), _Cursor(str(at))
     steps = []
-    while cursor.state != target:
-        source = cursor.state
+    while cursor.state != str(target):
+        source = int(cursor.state)
         try:
             machine.events["advance"].trigger(cursor)  # type: ignore[no-untyped-call]
         except MachineError:  # cannot happen for a forward walk; stop rather than loop
             break
-        steps.append(PhaseStep(source, cursor.state, start_of[cursor.state]))
+        dest = int(cursor.state)
+        steps.append(PhaseStep(names[source], names[dest], entered[dest]))
     return steps

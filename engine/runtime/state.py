@@ -152,7 +152,8 @@ def recorded_keys(conn: Connection, campaign: str, obligation_ids: list[int]) ->
     return keys
 
 
-def stored_phase(conn: Connection, campaign: str) -> str:
-    phase = conn.scalar(select(campaign_phases.c.phase).where(
-        campaign_phases.c.campaign_id == campaign))
-    return phase or PENDING
+def stored_phase(conn: Connection, campaign: str) -> tuple[str, date | None]:
+    """The phase the campaign was last recorded in, and the day it entered it."""
+    row = conn.execute(select(campaign_phases.c.phase, campaign_phases.c.since).where(
+        campaign_phases.c.campaign_id == campaign)).first()
+    return (row.phase, row.since) if row is not None else (PENDING, None)

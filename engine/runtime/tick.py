@@ -93,9 +93,10 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
             live.ids[ob.key] = oid
         snap = snapshot(conn, definition, live, day)
         planned, moves = plan_day(definition, live.obligations, snap, day)
-        steps = advance(definition, stored_phase(conn, campaign), day)
+        stored, since = stored_phase(conn, campaign)
+        steps = advance(definition, stored, day, since)
         owing = sum(1 for ob in live.obligations if ob.due < day and ob.key not in snap.submitted)
-        phase = steps[-1].dest if steps else stored_phase(conn, campaign)
+        phase = steps[-1].dest if steps else stored
         if dry_run:
             conn.rollback()
             return TickSummary(campaign, day, sum(lt.status == "send" for lt in planned),
