@@ -12,6 +12,8 @@ import email
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from engine.cli import main
 from engine.letters.channels import FileChannel, Outgoing, SmtpChannel
 from engine.letters.delivery import _claim, _hand_over, deliver, resend
 from engine.letters.outbox import OutboxError, letter_path, safe_component
-from engine.store.db import connect
+from engine.store.db import Store, connect
 from engine.store.tables import events, letters
 from tests.conftest import CAMPAIGNS
 
@@ -136,16 +138,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
+@contextmanager
+def serving(box: Mailbox) -> Iterator[int]:
+    """A real SMTP server on loopback handing what it receives to ``box``; yields its port."""
     port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield box, port
+        yield port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    with serving(box) as port:
+        yield box, port
+
+
+def smtp_channel(db_url: str, tmp_path: Path, port: int, **options: Any) -> SmtpChannel:
+    """An SMTP channel to the loopback server, with an address for every recipient."""
+    return SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn",
+                       yaml.safe_load(addresses(tmp_path, db_url).read_text()), **options)
 
 
 def addresses(tmp_path: Path, db_url: str) -> Path:
@@ -191,14 +206,30 @@ def test_a_body_without_an_address_fails_for_good_and_says_who(
     assert statuses(reminded) == {"sent": 1, "failed": 30}
 
 
-def test_letters_a_dead_sender_claimed_but_never_sent_go_out_once_its_claim_is_stale(
-        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
+@dataclass
+class DeadSender:
+    """A sender that claimed every planned letter at ``now`` and died before sending any."""
+
+    box: Mailbox
+    store: Store
+    channel: SmtpChannel
+    now: datetime
+    claimed: list[Outgoing]
+
+
+@pytest.fixture
+def dead_sender(reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> DeadSender:
     box, port = mailbox
-    store = connect(reminded)
-    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn",
-                          yaml.safe_load(addresses(tmp_path, reminded).read_text()))
-    now = datetime.now(UTC)
-    assert len(_claim(store, channel, now, None, None)) == 31  # ...and the process dies here
+    store, channel, now = connect(reminded), smtp_channel(reminded, tmp_path, port), \
+        datetime.now(UTC)
+    return DeadSender(box, store, channel, now, _claim(store, channel, now, None, None))
+
+
+def test_letters_a_dead_sender_claimed_but_never_sent_go_out_once_its_claim_is_stale(
+        dead_sender: DeadSender) -> None:
+    d = dead_sender
+    box, store, channel, now = d.box, d.store, d.channel, d.now
+    assert len(d.claimed) == 31
     soon = deliver(store, channel, now=now + timedelta(minutes=5))
     assert (soon.sent, soon.uncertain) == (0, 0)  # it may still be alive: not yet taken over
     later = deliver(store, channel, now=now + timedelta(hours=1))
@@ -206,13 +237,9 @@ def test_letters_a_dead_sender_claimed_but_never_sent_go_out_once_its_claim_is_s
 
 
 def test_the_letter_a_sender_died_handing_over_is_reported_and_never_resent_blind(
-        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
-    box, port = mailbox
-    store = connect(reminded)
-    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn",
-                          yaml.safe_load(addresses(tmp_path, reminded).read_text()))
-    now = datetime.now(UTC)
-    claimed = _claim(store, channel, now, None, None)
+        reminded: str, dead_sender: DeadSender) -> None:
+    d = dead_sender
+    box, store, channel, now, claimed = d.box, d.store, d.channel, d.now, d.claimed
     assert _hand_over(store, claimed[0].id)  # ...and the process dies in channel.send
     later = deliver(store, channel, now=now + timedelta(hours=1))
     assert (later.sent, later.uncertain) == (30, 1) and len(box.received) == 30
@@ -227,13 +254,9 @@ def test_the_letter_a_sender_died_handing_over_is_reported_and_never_resent_blin
 
 
 def test_a_letter_made_moot_after_a_dead_sender_claimed_it_is_not_sent(
-        reminded: str, mailbox: tuple[Mailbox, int], tmp_path: Path) -> None:
-    box, port = mailbox
-    store = connect(reminded)
-    channel = SmtpChannel("127.0.0.1", port, "tmo@example.gov.cn",
-                          yaml.safe_load(addresses(tmp_path, reminded).read_text()))
-    now = datetime.now(UTC)
-    assert len(_claim(store, channel, now, None, None)) == 31  # ...and the process dies here
+        reminded: str, dead_sender: DeadSender) -> None:
+    d = dead_sender
+    box, store, channel, now = d.box, d.store, d.channel, d.now
     assert cli(reminded, "submit", "--campaign", "sourcing_2017", "--report",
                "cross_province_leads", "--body", "beijing_amr", "--count", "5", "--at",
                "2017-10-25", "--actor", "北京市局").exit_code == 0
@@ -266,18 +289,11 @@ class ByeRefused(Mailbox):
 
 def test_a_message_the_server_confirmed_is_sent_whatever_it_answers_to_quit(
         reminded: str, tmp_path: Path) -> None:
-    box = ByeRefused()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        store = connect(reminded)
-        channel = SmtpChannel("127.0.0.1", controller.port, "tmo@example.gov.cn",
-                              yaml.safe_load(addresses(tmp_path, reminded).read_text()))
-        now = datetime.now(UTC)
+    box, store, now = ByeRefused(), connect(reminded), datetime.now(UTC)
+    with serving(box) as port:
+        channel = smtp_channel(reminded, tmp_path, port)
         first = deliver(store, channel, now=now)
         again = deliver(store, channel, now=now + timedelta(hours=2))
-    finally:
-        controller.stop()
     assert (first.sent, first.retrying, again.sent) == (31, 0, 0) and len(box.received) == 31
 
 
@@ -307,22 +323,14 @@ class SlowToConfirm(Mailbox):
 
 def test_a_message_the_server_took_but_did_not_confirm_is_not_mailed_twice(
         reminded: str, tmp_path: Path) -> None:
-    box = SlowToConfirm()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        store = connect(reminded)
-        channel = SmtpChannel("127.0.0.1", controller.port, "tmo@example.gov.cn",
-                              yaml.safe_load(addresses(tmp_path, reminded).read_text()),
-                              timeout=0.5)
-        now = datetime.now(UTC)
+    box, store, now = SlowToConfirm(), connect(reminded), datetime.now(UTC)
+    with serving(box) as port:
+        channel = smtp_channel(reminded, tmp_path, port, timeout=0.5)
         first = deliver(store, channel, now=now)
-        assert (first.sent, first.uncertain) == (30, 1), first.errors
-        assert any("未收到其确认" in e and "resend" in e for e in first.errors)
         again = deliver(store, channel, now=now + timedelta(hours=2))
-        assert (again.sent, again.uncertain) == (0, 1)
-    finally:
-        controller.stop()
+    assert (first.sent, first.uncertain) == (30, 1), first.errors
+    assert any("未收到其确认" in e and "resend" in e for e in first.errors)
+    assert (again.sent, again.uncertain) == (0, 1)
     ids = [m["Message-ID"] for m in box.received]
     assert len(ids) == 31 == len(set(ids))  # each letter once, the slow one included
 
