@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
@@ -22,7 +21,7 @@ from engine.letters.render import renderer_for
 from engine.records.lifecycle import Refused, lifecycle_machines
 from engine.records.routing import DOWN, NoRoute, Route, province_of, route_to, suggest
 from engine.runtime.obligations import Obligation
-from engine.runtime.timed import campaign_moment
+from engine.runtime.timed import campaign_day, campaign_moment
 from engine.spec.loader import Definition
 from engine.spec.model import ReminderPolicy, effective_reminders
 from engine.store import definitions as defs
@@ -46,10 +45,6 @@ class Forwarded:
     route: Route
     feedback_due: date | None
     letter_written: bool
-
-
-def _day(definition: Definition, at: datetime) -> date:
-    return at.astimezone(ZoneInfo(definition.campaign.timezone)).date()
 
 
 def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: datetime,
@@ -83,15 +78,14 @@ def forward_lead(store: Store, campaign: str, lead_id: int, *, actor: str, at: d
             body_id=route.to, reported_by=func.coalesce(leads.c.reported_by, row.body_id)))
         if not route.forwards or route.to == row.body_id:  # reported up, or handled at home
             return Forwarded(lead_id, row.natural_key, route, None, False)
-        day = _day(definition, at)
+        day = campaign_day(definition, at)
         assert definition.campaign.routing is not None  # suggest/route_to checked it
         due = day + timedelta(days=definition.campaign.routing.feedback_days)
         sender = _sender(definition, route, row.body_id)
         _owe_feedback(conn, definition_id, campaign, lead_id, route.to, sender, due)
         text = renderer_for(definition).render("forwarding", forwarding_context(
-            definition, records.fields_of(row, leads), shown_ref(row.natural_key, lead_id), sender,
-            route.to, day,
-            due))
+            definition, records.fields_of(row, leads), shown_ref(row.natural_key, lead_id),
+            sender, route.to, day, due))
         written = bool(insert_letters(conn, [{
             "idempotency_key": f"{campaign}:forward:lead:{lead_id}:{route.to}",
             "campaign_id": campaign, "kind": "forwarding", "recipient_id": route.to,

@@ -19,7 +19,7 @@ from itertools import pairwise
 
 from transitions import Machine, MachineError
 
-from engine.spec.loader import Definition
+from engine.spec.loader import Definition, per_definition
 
 PENDING, CLOSED = "pending", "closed"
 
@@ -33,6 +33,7 @@ class PhaseStep:
     day: date
 
 
+@per_definition
 def phase_order(definition: Definition) -> tuple[tuple[str, date], ...]:
     """The stretches of the campaign's timeline: (phase, the day it is entered), in order.
 
