@@ -109,7 +109,7 @@ def test_extending_the_lead_deadline_mid_campaign_moves_replans_and_sends_nothin
     before = letter_rows(db_url)
     reminders = [lt for lt in report_letters(db_url, LEADS) if lt[0] == "reminder"]
     assert Counter((step, status) for _, step, _, status in reminders) == {
-        (7, "sent"): 31, (3, "sent"): 31}  # 24 and 28 October, delivered
+        (7, "sent"): 31, (3, "sent"): 31}  # due 24 and 28 October, written 24 and 29
 
     extended = edited(tmp_path, "v2", (OLD_DUE, NEW_DUE))
     shown = cli(db_url, "diff", str(extended))
@@ -140,8 +140,9 @@ def test_extending_the_lead_deadline_mid_campaign_moves_replans_and_sends_nothin
     sent = Counter((kind, step, planned) for kind, step, planned, _ in
                    report_letters(db_url, LEADS))
     assert sent[("reminder", 7, date(2017, 10, 24))] == 31  # not repeated for the new date
-    assert sent[("reminder", 3, date(2017, 10, 28))] == 31  # the old 3-day one stays, once
-    assert not any(k[:2] == ("reminder", 3) and k[2] != date(2017, 10, 28) for k in sent)
+    # the old 3-day one (due 28 October, written by the run of the 29th) stays, once
+    assert sent[("reminder", 3, date(2017, 10, 29))] == 31
+    assert not any(k[:2] == ("reminder", 3) and k[2] != date(2017, 10, 29) for k in sent)
     assert sent[("reminder", 1, date(2017, 11, 13))] == 31  # re-planned on the new date
     assert not any(kind == "overdue" and planned < date(2017, 11, 15)
                    for kind, _, planned in sent)

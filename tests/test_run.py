@@ -60,6 +60,20 @@ def test_a_run_ten_days_behind_sends_only_what_is_still_relevant(loaded: str) ->
     assert statuses == {"planned": 31, "skipped": 124}
 
 
+def test_a_late_run_files_the_letter_it_writes_under_the_day_it_writes_it(
+        loaded: str, tmp_path: Path) -> None:
+    """First run on 31 October: the 1-day reminder (due the 30th) goes out that day, dated
+    that day and filed under it, in the store and in the outbox alike."""
+    outbox = tmp_path / "outbox"
+    assert run(loaded, "run", "--at", "2017-10-31", "--outbox", str(outbox)).exit_code == 0
+    with connect(loaded).engine.connect() as conn:
+        sent = conn.execute(select(letters.c.planned_for, letters.c.body).where(
+            letters.c.status.in_(("planned", "sent")))).all()
+    assert len(sent) == 31 and {day for day, _ in sent} == {date(2017, 10, 31)}
+    assert all(body.rstrip().endswith("二〇一七年十月三十一日") for _, body in sent)
+    assert {p.parent.name for p in outbox.rglob("*.md")} == {"2017-10-31"}
+
+
 def test_a_submission_stops_the_chasing_and_a_short_one_does_not(loaded: str) -> None:
     ok = run(loaded, "submit", "--campaign", "sourcing_2017", "--report", "cross_province_leads",
              "--body", "beijing_amr", "--count", "5", "--at", "2017-10-30", "--actor", "北京市局")

@@ -105,7 +105,7 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
         now = datetime.now(UTC)
         context = letter_contexts(definition, day)
         with renderer.batch():  # the day's shared parts are not changed while it lasts
-            rows = [_letter_row(lt, live.ids, renderer, context, now) for lt in planned]
+            rows = [_letter_row(lt, live.ids, renderer, context, now, day) for lt in planned]
         sent = insert_letters(conn, [r for r in rows if r["status"] == "planned"])
         skipped = insert_letters(conn, [r for r in rows if r["status"] != "planned"])
         _record_phase_steps(conn, campaign, definition_id, steps, at)
@@ -145,8 +145,11 @@ def children_of(store: Store, campaign: str) -> list[str]:
 
 
 def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
-                context: Callable[[Letter], dict[str, Any]], now: datetime,
+                context: Callable[[Letter], dict[str, Any]], now: datetime, today: date,
                 ) -> dict[str, object]:
+    """A planned letter as its row. One sent is filed under the day it is written (and
+    dated): a run that catches up sends the latest letter due, and it must not sit under the
+    day it was scheduled for, dated the next. A superseded one keeps its scheduled day."""
     text = subject = None
     if lt.status == "send":
         text = renderer.render(lt.kind, context(lt))
@@ -157,7 +160,7 @@ def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
             "obligation_id": ids.get(lt.obligation) if lt.obligation else None,
             "record_kind": lt.record.kind if lt.record else None,
             "record_id": lt.record.id if lt.record else None,
-            "step": lt.step, "planned_for": lt.scheduled,
+            "step": lt.step, "planned_for": today if lt.status == "send" else lt.scheduled,
             "status": "planned" if lt.status == "send" else "skipped",
             "subject": subject, "body": text, "created_at": now}
 
