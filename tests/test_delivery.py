@@ -297,6 +297,36 @@ def test_a_message_the_server_confirmed_is_sent_whatever_it_answers_to_quit(
     assert (first.sent, first.retrying, again.sent) == (31, 0, 0) and len(box.received) == 31
 
 
+class RefusedThenByeRefused(Mailbox):
+    """Refuses each message for good (554), then answers QUIT with a temporary error."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "554 5.7.1 message refused"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return "421 4.3.0 closing"
+
+
+def test_the_answer_to_the_message_decides_not_the_answer_to_quit(
+        reminded: str, tmp_path: Path) -> None:
+    """A permanent refusal stays permanent although the goodbye was refused for now."""
+    store = connect(reminded)
+    with serving(RefusedThenByeRefused()) as port:
+        result = deliver(store, smtp_channel(reminded, tmp_path, port))
+    assert (result.failed, result.retrying) == (31, 0)
+    assert all("554" in error for error in result.errors)
+
+
+def test_a_mail_in_doubt_is_not_taken_over_by_the_outbox(
+        reminded: str, dead_sender: DeadSender, tmp_path: Path) -> None:
+    """Writing the file does not tell whether the mail went out: it stays in doubt."""
+    d = dead_sender
+    assert _hand_over(d.store, d.claimed[0].id)  # ...and the mail sender dies in send
+    later = deliver(d.store, FileChannel(tmp_path / "outbox"), now=d.now + timedelta(hours=1))
+    assert (later.sent, later.uncertain) == (30, 1)
+    assert statuses(reminded) == {"sent": 30, "sending": 1}
+
+
 def test_an_interrupted_send_gives_back_the_letters_it_had_not_handed_over(
         reminded: str, tmp_path: Path) -> None:
     store = connect(reminded)

@@ -112,7 +112,7 @@ def test_a_working_day_limit_is_stated_in_working_days(tmp_path: Path) -> None:
                                      date(2029, 12, 3)))
     text = LetterRenderer(definition).render("supervision",
                                              letter_context(definition, late, late.scheduled))
-    assert "已32天，已达15个工作日的办理时限" in text
+    assert "已32天，超过15个工作日的办理时限" in text
 
 
 def test_a_lead_opened_as_a_case_in_time_is_not_supervised(loaded: str) -> None:

@@ -137,17 +137,17 @@ class SmtpChannel:
         msg = self.build(letter)
         smtp: _Watched | None = None
         try:
-            with _Watched(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                smtp.send_message(msg)
-                smtp.confirmed = True
+            smtp = _Watched(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(msg)
         except (smtplib.SMTPException, OSError) as exc:
-            if smtp is not None and smtp.confirmed:
-                return str(msg["Message-ID"])  # accepted: only the goodbye (QUIT) went wrong
             raise self._failure(exc, smtp is not None and smtp.message_sent) from None
+        finally:  # the goodbye, whatever it answers, changes nothing about the message
+            if smtp is not None:
+                _say_goodbye(smtp)
         return str(msg["Message-ID"])
 
     def _failure(self, exc: Exception, message_sent: bool) -> DeliveryError:
@@ -169,6 +169,15 @@ class SmtpChannel:
         return DeliveryError(f"无法连接邮件服务器 {self.host}:{self.port}：{exc}", retry=True)
 
 
+def _say_goodbye(smtp: smtplib.SMTP) -> None:
+    """QUIT and close; a refused or failed goodbye is ignored (unlike ``with SMTP``, whose
+    exit raises it in place of the message's own answer)."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
 class _Watched(smtplib.SMTP):
     """An SMTP client that knows whether the message itself went out.
 
@@ -178,7 +187,6 @@ class _Watched(smtplib.SMTP):
     as one block ending in the lone-dot line, and nothing else does."""
 
     message_sent = False
-    confirmed = False  # the server answered the end of the message with 2xx
 
     def send(self, s: bytes | str) -> None:
         super().send(s)

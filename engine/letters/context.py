@@ -188,8 +188,8 @@ def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], d
                              "limit": limit, "source": source,
                              "unit": "个工作日" if working else "天",
                              "counted": counted,  # in the limit's unit
-                             "over": limit is not None and counted is not None
-                             and counted > limit}
+                             "over": limit is not None and (days if counted is None
+                                                            else counted) > limit}
         return ctx
     return context
 

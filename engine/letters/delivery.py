@@ -52,8 +52,9 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
     ready = or_(and_(letters.c.status == "planned", due, not_this_pass),  # a retry waits a pass
                 and_(letters.c.status == "claimed", stale))  # a dead sender's, never handed over
     if channel.idempotent:  # even what it was sending may be taken: rewriting is harmless
-        ready = or_(ready, and_(letters.c.status == "sending", stale,
-                                letters.c.last_error.is_(None)))
+        ready = or_(ready, and_(letters.c.status == "sending", stale,  # its own, not a mail's
+                                letters.c.last_error.is_(None),
+                                letters.c.channel == channel.name))
     query = (select(letters.c.id, letters.c.idempotency_key, letters.c.campaign_id,
                     letters.c.kind, letters.c.recipient_id, letters.c.planned_for,
                     letters.c.subject, letters.c.body)
