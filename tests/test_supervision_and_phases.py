@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engine.cli import main
 from engine.letters import LetterRenderer, letter_context
 from engine.records.lifecycle import lifecycle_machines
-from engine.runtime.phases import advance, phase_on
+from engine.runtime.phases import advance, phase_on, phase_order
 from engine.runtime.planner import Letter
 from engine.runtime.simulate import SimulationData, simulate
 from engine.runtime.timers import TimedRecord
@@ -261,7 +261,33 @@ def test_a_stored_phase_an_amendment_removed_goes_on_from_where_the_new_dates_pu
         ) -> None:
     definition = load_definition(CAMPAIGNS / "sourcing_2017.yaml")
     walk = advance(definition, "dropped_phase", date(2018, 1, 5), date(2017, 10, 3))
-    assert [(s.source, s.dest) for s in walk] == [("implement", "summarise")]
+    assert [(s.source, s.dest, s.day) for s in walk] == [
+        ("dropped_phase", "implement", date(2017, 10, 3)),  # corrected, as a step of its own
+        ("implement", "summarise", date(2018, 1, 1))]
+
+
+def test_a_stored_phase_an_amendment_moved_later_is_corrected_the_next_day(
+        tmp_path: Path) -> None:
+    """动员部署 was entered on 8 September; a new version moves it to 15-17 September. On the
+    10th the campaign is where the new dates put the 8th (pending: nothing has begun), and
+    the stored phase is corrected rather than kept until the dates catch up with it."""
+    path = fie_with_phases_listed(tmp_path, "mobilise", "implement")
+    path.write_text(replace_once(path.read_text(encoding="utf-8"), "start: 2017-09-08\n"
+                                 "      end: 2017-09-10\n", "start: 2017-09-15\n"
+                                 "      end: 2017-09-17\n"), encoding="utf-8")
+    definition = load_definition(path)
+    walk = advance(definition, "mobilise", date(2017, 9, 10), date(2017, 9, 8))
+    assert [(s.source, s.dest) for s in walk] == [("mobilise", "pending")]
+    assert phase_on(definition, date(2017, 9, 10)) == "pending"
+
+
+def test_of_two_phases_begun_the_same_day_the_narrower_comes_first(tmp_path: Path) -> None:
+    path = fie_with_phases_listed(tmp_path, "implement", "mobilise")
+    path.write_text(replace_once(path.read_text(encoding="utf-8"), "start: 2017-09-08\n",
+                                 "start: 2017-09-01\n"), encoding="utf-8")
+    definition = load_definition(path)
+    assert [pid for pid, _ in phase_order(definition)] == [
+        "mobilise", "implement", "summarise"]
 
 
 def test_a_run_records_each_phase_passed_in_the_audit_trail(loaded: str) -> None:

@@ -59,7 +59,8 @@ def phase_order(definition: Definition) -> tuple[tuple[str, date], ...]:
         open_ = [phase for phase in begun if day <= phase[2]]
         if not open_:
             continue  # between windows: still in the phase last entered (or pending)
-        pick = max(open_, key=lambda phase: phase[1])[0]  # a tie: the one listed first
+        # the latest begun; of two begun the same day, the one ending first (the narrower)
+        pick = max(open_, key=lambda phase: (phase[1], -phase[2].toordinal()))[0]
         if not out or out[-1][0] != pick:
             out.append((pick, day))
     return tuple(out)
@@ -106,17 +107,19 @@ def _machine(states: tuple[str, ...]) -> Machine:
 def advance(definition: Definition, current: str, day: date,
             since: date | None = None) -> list[PhaseStep]:
     """The steps from ``current`` (entered on ``since``, as stored) to the state ``day``
-    calls for (none if already there); a campaign never moves backwards.
+    calls for (none if already there); a campaign never moves backwards, but for the
+    correction below.
 
     The stored stretch is the one of that phase entered on ``since`` (or, without it, the
-    last of that phase begun by ``day``). A stored phase the definition no longer passes
-    through (an amendment changed the phases) counts as the stretch the new timeline has on
-    ``since``, so the walk goes on from there rather than again from ``pending``."""
+    last of that phase begun by ``day``). A stored phase the timeline no longer has there
+    (an amendment removed or moved it) is first corrected to the stretch the new timeline
+    has on ``since``, as a step of its own, and the walk goes on from there."""
     order = phase_order(definition)
     period = definition.campaign.period
     names = (PENDING, *(pid for pid, _ in order), CLOSED)  # index 0, stretches 1..n, closed
     entered = (period.start, *(d for _, d in order), period.end + timedelta(days=1))
     target = len(names) - 1 if day > period.end else _stretch_on(definition, day) + 1
+    steps = []
     if current == CLOSED:
         at = len(names) - 1
     elif current == PENDING:
@@ -127,14 +130,16 @@ def advance(definition: Definition, current: str, day: date,
         exact = [i for i in ours if entered[i] == since]
         if exact or begun:
             at = (exact or begun)[-1]
-        elif ours:  # stored ahead of the date (a run with an earlier --at): already there
+        elif ours and (since is None or day < since):  # a run with an earlier --at
             at = ours[0]
-        else:
-            at = _stretch_on(definition, since) + 1 if since else 0
+        elif since is None:
+            at = 0
+        else:  # the phase is not where it was stored: correct it first, then walk on
+            at = _stretch_on(definition, since) + 1
+            steps.append(PhaseStep(current, names[at], since))
     if target <= at:
-        return []
+        return steps
     machine, cursor = _machine(tuple(str(i) for i in range(len(names)))), _Cursor(str(at))
-    steps = []
     while cursor.state != str(target):
         source = int(cursor.state)
         try:
