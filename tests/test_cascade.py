@@ -25,6 +25,7 @@ from engine.cli import main
 from engine.runtime.obligations import obligations
 from engine.spec import load_definition
 from engine.spec.dates import all_phases
+from engine.store import definitions, records
 from engine.store.db import connect
 from engine.store.tables import letters
 from engine.store.tables import obligations as obligation_rows
@@ -315,3 +316,36 @@ def test_once_the_parent_is_loaded_an_inherited_report_is_submitted_under_it(
         "--actor", "江苏省局", "--db", url])
     assert refused.exit_code == 1 and "sourcing_2017" in refused.output
     assert "请在该专项下报送" in refused.output
+
+
+def test_leads_a_province_logs_under_its_plan_count_towards_the_parents_quota(
+        tmp_path: Path) -> None:
+    """Both plans loaded: Jiangsu logs its five leads under its own plan and submits under
+    the national one, which holds the quota. It is not chased, and the return counts five."""
+    url = f"sqlite:///{tmp_path / 'plan_leads.db'}"
+    runner = CliRunner()
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(main, [*args, "--db", url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    for name in ("sourcing_2017", "example_jiangsu_sourcing_2017"):
+        cli("load", str(CAMPAIGNS / f"{name}.yaml"))
+    store = connect(url)
+    def_id, _ = definitions.latest(store, "example_jiangsu_sourcing_2017")
+    records.insert_records(store, "lead", "example_jiangsu_sourcing_2017", def_id, [
+        records.NewRecord(f"JS-{i}", {"right_holder": f"权利人{i}"}, f"JS-{i}", "jiangsu_amr")
+        for i in range(5)], actor="江苏省局", initial_state="collected")
+    cli("submit", "--campaign", "sourcing_2017", "--report", "cross_province_leads", "--body",
+        "jiangsu_amr", "--at", "2017-11-03", "--actor", "江苏省局")
+    cli("run", "--at", "2017-11-12")
+    with store.engine.connect() as conn:
+        chased = conn.execute(select(letters.c.recipient_id).where(
+            letters.c.campaign_id == "sourcing_2017", letters.c.planned_for > date(2017, 11, 3),
+            letters.c.idempotency_key.like("%:cross_province_leads:jiangsu_amr:%"))).all()
+    assert chased == []
+    shown = cli("report", "compliance", "--campaign", "sourcing_2017", "--format", "csv")
+    jiangsu = next(line for line in shown.splitlines()
+                   if line.startswith("跨省商标侵权案件线索,江苏省"))
+    assert jiangsu.endswith(",5,5,已完成"), jiangsu

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from engine.runtime.obligations import obligations
+from engine.runtime.tick import children_of
 from engine.runtime.timed import local_day
 from engine.spec.loader import Definition
 from engine.store.db import Store
@@ -79,7 +80,8 @@ def compliance(store: Store, definition: Definition, today: date) -> list[Compli
         if lead_reports:
             per_body = dict(conn.execute(  # type: ignore[arg-type]
                 select(reporter, func.count()).where(
-                    leads.c.campaign_id == c.id, leads.c.created_at < cutoff)
+                    leads.c.campaign_id.in_((c.id, *children_of(store, c.id))),
+                    leads.c.created_at < cutoff)
                 .group_by(reporter)).all())
     titles = {r.id: r.title for r in c.reports}
     out = []

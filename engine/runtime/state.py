@@ -108,7 +108,8 @@ def adopt_submissions(conn: Connection, campaign: str, children: Sequence[str],
     return taken
 
 
-def snapshot(conn: Connection, definition: Definition, live: Live, today: date) -> Snapshot:
+def snapshot(conn: Connection, definition: Definition, live: Live, today: date,
+             plans: Sequence[str] = ()) -> Snapshot:
     """What the planner needs about the ``live`` obligations (see :mod:`engine.runtime.live`)
     and the timed records, read so that the cost follows the live work, not the history."""
     c = definition.campaign
@@ -117,20 +118,25 @@ def snapshot(conn: Connection, definition: Definition, live: Live, today: date) 
     for ob in live.obligations:  # leads a body reported count towards its quota automatically
         if ob.report in lead_reports and ob.quota is not None and counts.get(ob.key, 0) < \
                 ob.quota and first_letter_day(ob) <= today:
-            counts[ob.key] = max(counts.get(ob.key, 0), _leads_of(conn, c.id, ob.body, ob.quota))
+            counts[ob.key] = max(counts.get(ob.key, 0),
+                                 _leads_of(conn, (c.id, *plans), ob.body, ob.quota))
     timed, timer_keys = timed_records(conn, definition, today)
     recorded = recorded_keys(conn, c.id, [live.ids[ob.key] for ob in live.obligations])
     return Snapshot(recorded | timer_keys, live.submitted, counts, timed)
 
 
-def _leads_of(conn: Connection, campaign: str, body: str, enough: int) -> int:
+def _leads_of(conn: Connection, campaigns: Sequence[str], body: str, enough: int) -> int:
     """How many leads ``body`` reported in the campaign (those it still holds and those it
     sent on), counted no further than ``enough``: a quota needs only to know whether it is
     met, and counting a province's tens of thousands of leads every day would make the tick
     grow with the records stored. Each half is read through its own index, both in one
-    statement (a round trip per quota'd obligation is what a PostgreSQL tick pays for)."""
+    statement (a round trip per quota'd obligation is what a PostgreSQL tick pays for).
+    ``campaigns`` are the campaign and the loaded plans extending it: leads a province logs
+    under its own plan count towards the parent's quota it took over."""
     t = leads
-    halves = [select(t.c.id).where(t.c.campaign_id == campaign, mine).limit(enough).subquery()
+    where = t.c.campaign_id == campaigns[0] if len(campaigns) == 1 else \
+        t.c.campaign_id.in_(campaigns)
+    halves = [select(t.c.id).where(where, mine).limit(enough).subquery()
               for mine in (and_(t.c.body_id == body, t.c.reported_by.is_(None)),
                            t.c.reported_by == body)]
     both = union_all(*(select(half.c.id) for half in halves)).subquery()

@@ -91,7 +91,7 @@ def tick(store: Store, campaign: str, at: datetime, *, dry_run: bool = False) ->
         for ob, oid in feedback_obligations(conn, definition, day):  # on leads forwarded so far
             live.obligations.append(ob)
             live.ids[ob.key] = oid
-        snap = snapshot(conn, definition, live, day)
+        snap = snapshot(conn, definition, live, day, _plans_counting(store, definition))
         planned, moves = plan_day(definition, live.obligations, snap, day)
         stored, since = stored_phase(conn, campaign)
         steps = advance(definition, stored, day, since)
@@ -127,6 +127,15 @@ def held_by_parent(store: Store, definition: Definition,
     parent_id, parent_definition = defs.latest(store, parent)
     held = {(ob.report, ob.body, ob.period) for ob in obligations(parent_definition)}
     return held, f"without {parent} #{parent_id}"
+
+
+def _plans_counting(store: Store, definition: Definition) -> list[str]:
+    """The plans whose leads count towards this campaign's lead quotas (looked up only
+    when it has such a quota)."""
+    c = definition.campaign
+    if not any(r.quota is not None and r.quota.of == "leads" for r in c.reports):
+        return []
+    return children_of(store, c.id)
 
 
 def children_of(store: Store, campaign: str) -> list[str]:
