@@ -281,6 +281,25 @@ def test_a_stored_phase_an_amendment_moved_later_is_corrected_the_next_day(
     assert phase_on(definition, date(2017, 9, 10)) == "pending"
 
 
+def test_validate_warns_of_a_phase_its_order_means_no_run_will_enter(tmp_path: Path) -> None:
+    """经验总结 listed first: nothing begins before December, so 动员部署 and 组织实施 would
+    never be the campaign's phase. Validation says so, where each phase is written."""
+    copy_example(tmp_path)
+    text = (CAMPAIGNS / "foreign_investment_2017.yaml").read_text(encoding="utf-8")
+    start, last = text.index("  - id: mobilise\n"), text.index("  - id: summarise\n")
+    end = text.index("\ntasks:\n")  # the phases end with a blank line before the tasks
+    path = tmp_path / "foreign_investment_2017.yaml"
+    path.write_text(text[:start] + text[last:end] + text[start:last] + text[end:],
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", "--format", "json", str(path)])
+    found = [d for d in json.loads(result.output)["diagnostics"]
+             if d["code"] == "phase-never-entered"]
+    assert result.exit_code == 0 and len(found) == 2, result.output
+    assert sorted(d["message"] for d in found) == [
+        "阶段“implement”按各阶段的起止日期和排列顺序不会成为专项所处的阶段",
+        "阶段“mobilise”按各阶段的起止日期和排列顺序不会成为专项所处的阶段"]
+
+
 def test_of_two_phases_begun_the_same_day_the_narrower_comes_first(tmp_path: Path) -> None:
     path = fie_with_phases_listed(tmp_path, "implement", "mobilise")
     path.write_text(replace_once(path.read_text(encoding="utf-8"), "start: 2017-09-08\n",

@@ -19,6 +19,7 @@ from itertools import pairwise
 
 from transitions import Machine, MachineError
 
+from engine.spec.dates import phase_stretches
 from engine.spec.loader import Definition, per_definition
 
 PENDING, CLOSED = "pending", "closed"
@@ -35,35 +36,9 @@ class PhaseStep:
 
 @per_definition
 def phase_order(definition: Definition) -> tuple[tuple[str, date], ...]:
-    """The stretches of the campaign's timeline: (phase, the day it is entered), in order.
-
-    Phases are listed in the notice's order and their windows may overlap:
-    foreign_investment_2017 runs 组织实施 over all of September-December, with 动员部署 on
-    8-10 September and 经验总结 in December inside it. On a day, the campaign is in the open
-    phase that began last (the more specific one); where no phase is open it stays where it
-    was. No phase is entered before every phase listed ahead of it has begun, so the campaign
-    does not 组织实施 before it has mobilised. A phase may give two stretches (组织实施 again
-    after 动员部署 ends); one that is never the phase a day calls for gives none."""
-    c = definition.campaign
-    dated = [(p.id, p.window.start, p.window.end) for p in c.phases if p.window is not None]
-    days = sorted({c.period.start} | {d for _, start, end in dated
-                                      for d in (start, end + timedelta(days=1))
-                                      if c.period.start <= d <= c.period.end})
-    out: list[tuple[str, date]] = []
-    for day in days:
-        begun = []
-        for phase in dated:
-            if phase[1] > day:
-                break  # a phase listed ahead has not begun: none after it may either
-            begun.append(phase)
-        open_ = [phase for phase in begun if day <= phase[2]]
-        if not open_:
-            continue  # between windows: still in the phase last entered (or pending)
-        # the latest begun; of two begun the same day, the one ending first (the narrower)
-        pick = max(open_, key=lambda phase: (phase[1], -phase[2].toordinal()))[0]
-        if not out or out[-1][0] != pick:
-            out.append((pick, day))
-    return tuple(out)
+    """The campaign's timeline of stretches (see :func:`engine.spec.dates.phase_stretches`),
+    built once per definition."""
+    return phase_stretches(definition.campaign)
 
 
 def _stretch_on(definition: Definition, day: date) -> int:

@@ -73,6 +73,38 @@ def all_phases(phases: tuple[Phase, ...]) -> Iterator[Phase]:
         yield from all_phases(phase.phases)
 
 
+def phase_stretches(campaign: Campaign) -> tuple[tuple[str, date], ...]:
+    """The stretches of the campaign's timeline: (phase, the day it is entered), in order.
+
+    Phases are listed in the notice's order and their windows may overlap:
+    foreign_investment_2017 runs 组织实施 over all of September-December, with 动员部署 on
+    8-10 September and 经验总结 in December inside it. On a day, the campaign is in the open
+    phase that began last (the more specific one; of two begun the same day, the one ending
+    first); where no phase is open it stays where it was. No phase is entered before every
+    phase listed ahead of it has begun, so the campaign does not 组织实施 before it has
+    mobilised. A phase may give two stretches (组织实施 again after 动员部署 ends); one that
+    is never the phase a day calls for gives none (validation warns of it)."""
+    c = campaign
+    dated = [(p.id, p.window.start, p.window.end) for p in c.phases if p.window is not None]
+    days = sorted({c.period.start} | {d for _, start, end in dated
+                                      for d in (start, end + timedelta(days=1))
+                                      if c.period.start <= d <= c.period.end})
+    out: list[tuple[str, date]] = []
+    for day in days:
+        begun = []
+        for phase in dated:
+            if phase[1] > day:
+                break  # a phase listed ahead has not begun: none after it may either
+            begun.append(phase)
+        open_ = [phase for phase in begun if day <= phase[2]]
+        if not open_:
+            continue  # between windows: still in the phase last entered (or pending)
+        pick = max(open_, key=lambda phase: (phase[1], -phase[2].toordinal()))[0]
+        if not out or out[-1][0] != pick:
+            out.append((pick, day))
+    return tuple(out)
+
+
 def deadlines(campaign: Campaign, report: Report) -> tuple[Deadline, ...]:
     """Every due day of ``report``, in order."""
     return _resolve(campaign, report.due, (report.id,))

@@ -16,7 +16,7 @@ from pathlib import Path
 from engine.spec import cascade
 from engine.spec.bodies import BodyIndex, is_name_only
 from engine.spec.cascade import Lineage
-from engine.spec.dates import DateCycle, DateError, all_phases, deadlines
+from engine.spec.dates import DateCycle, DateError, all_phases, deadlines, phase_stretches
 from engine.spec.diagnostics import Pos, Report, did_you_mean
 from engine.spec.fields import RECORD_FIELDS
 from engine.spec.model import (
@@ -194,6 +194,19 @@ def _check_windows(ctx: Context) -> None:
             walk(p.phases, p.id, w or parent)
 
     walk(c.phases, None, None)
+
+
+def _check_phases_entered(ctx: Context) -> None:
+    """A dated top-level phase the timeline never reaches (listed after a phase that begins
+    later, or begun and ended inside a wider phase that began the same day or later) would
+    be silently skipped by every run: say so while the author can reorder it."""
+    c = ctx.campaign
+    if ctx.report.errors:  # dates already wrong: the timeline says nothing reliable
+        return
+    entered = {pid for pid, _ in phase_stretches(c)}
+    for p in c.phases:
+        if p.window is not None and p.id not in entered:
+            ctx.report.warning(p.at("window"), "phase-never-entered", id=p.id)
 
 
 def _window_order(ctx: Context, w: Window) -> bool:
@@ -401,9 +414,9 @@ def _check_feeds(ctx: Context) -> None:
 
 RULES: tuple[Callable[[Context], None], ...] = (
     _check_identity, _check_duplicate_ids, _check_body_refs, _check_phase_refs, _check_windows,
-    _check_deadlines, _check_reports, _check_tasks, _check_returns, check_lifecycles,
-    _check_templates, _check_working_day_years, _check_extends, _check_jurisdiction,
-    _check_feeds, check_routing,
+    _check_phases_entered, _check_deadlines, _check_reports, _check_tasks, _check_returns,
+    check_lifecycles, _check_templates, _check_working_day_years, _check_extends,
+    _check_jurisdiction, _check_feeds, check_routing,
 )
 
 __all__ = ["RULES", "Context", "Selector", "check_campaign"]
