@@ -281,9 +281,8 @@ def test_a_stored_phase_an_amendment_moved_later_is_corrected_the_next_day(
     assert phase_on(definition, date(2017, 9, 10)) == "pending"
 
 
-def test_validate_warns_of_a_phase_its_order_means_no_run_will_enter(tmp_path: Path) -> None:
-    """经验总结 listed first: nothing begins before December, so 动员部署 and 组织实施 would
-    never be the campaign's phase. Validation says so, where each phase is written."""
+def fie_with_summary_first(tmp_path: Path) -> Path:
+    """foreign_investment_2017 with 经验总结 listed ahead of 动员部署 and 组织实施."""
     copy_example(tmp_path)
     text = (CAMPAIGNS / "foreign_investment_2017.yaml").read_text(encoding="utf-8")
     start, last = text.index("  - id: mobilise\n"), text.index("  - id: summarise\n")
@@ -291,13 +290,40 @@ def test_validate_warns_of_a_phase_its_order_means_no_run_will_enter(tmp_path: P
     path = tmp_path / "foreign_investment_2017.yaml"
     path.write_text(text[:start] + text[last:end] + text[start:last] + text[end:],
                     encoding="utf-8")
+    return path
+
+
+def never_entered(result: Result) -> list[dict]:
+    return [d for d in json.loads(result.output)["diagnostics"]
+            if d["code"] == "phase-never-entered"]
+
+
+def test_validate_warns_of_a_phase_its_order_means_no_run_will_enter(tmp_path: Path) -> None:
+    """经验总结 listed first: nothing begins before December, so 动员部署 and 组织实施 would
+    never be the campaign's phase. Validation says so, where each phase is written."""
+    path = fie_with_summary_first(tmp_path)
     result = CliRunner().invoke(main, ["validate", "--format", "json", str(path)])
-    found = [d for d in json.loads(result.output)["diagnostics"]
-             if d["code"] == "phase-never-entered"]
+    found = never_entered(result)
     assert result.exit_code == 0 and len(found) == 2, result.output
     assert sorted(d["message"] for d in found) == [
         "阶段“implement”按各阶段的起止日期和排列顺序不会成为专项所处的阶段",
         "阶段“mobilise”按各阶段的起止日期和排列顺序不会成为专项所处的阶段"]
+
+
+def test_an_error_in_another_file_does_not_silence_the_warning(tmp_path: Path) -> None:
+    """One validate call over two notices: sourcing_2017 with a reversed window is an error
+    of its own; the reordered foreign_investment_2017 is still warned of, phase by phase."""
+    fie = fie_with_summary_first(tmp_path)
+    sourcing = tmp_path / "sourcing_2017.yaml"
+    sourcing.write_text(replace_once(sourcing.read_text(encoding="utf-8"),
+                                     "window: {start: 2017-09-01, end: 2017-09-30,",
+                                     "window: {start: 2017-09-30, end: 2017-09-01,"),
+                        encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", "--format", "json", str(sourcing), str(fie)])
+    codes = [d["code"] for d in json.loads(result.output)["diagnostics"]]
+    assert result.exit_code != 0 and "window-reversed" in codes, result.output
+    assert sorted(d["file"].rsplit("/", 1)[-1] for d in never_entered(result)) == [
+        "foreign_investment_2017.yaml"] * 2, result.output
 
 
 def test_of_two_phases_begun_the_same_day_the_narrower_comes_first(tmp_path: Path) -> None:

@@ -201,8 +201,13 @@ def _check_phases_entered(ctx: Context) -> None:
     later, or begun and ended inside a wider phase that began the same day or later) would
     be silently skipped by every run: say so while the author can reorder it."""
     c = ctx.campaign
-    if ctx.report.errors:  # dates already wrong: the timeline says nothing reliable
-        return
+    period = c.period
+    windows = [p.window for p in c.phases if p.window is not None]
+    if period.end < period.start or any(
+            w.end < w.start or w.start < period.start or period.end < w.end for w in windows):
+        return  # this campaign's own dates are wrong (reported above): the timeline says
+        # nothing reliable. Not the shared report's error count: another file in the same
+        # validate call must not silence this campaign's warning.
     entered = {pid for pid, _ in phase_stretches(c)}
     for p in c.phases:
         if p.window is not None and p.id not in entered:
