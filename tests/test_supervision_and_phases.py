@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from engine.cli import main
 from engine.letters import LetterRenderer, letter_context
@@ -261,9 +261,9 @@ def test_a_stored_phase_an_amendment_removed_goes_on_from_where_the_new_dates_pu
         ) -> None:
     definition = load_definition(CAMPAIGNS / "sourcing_2017.yaml")
     walk = advance(definition, "dropped_phase", date(2018, 1, 5), date(2017, 10, 3))
-    assert [(s.source, s.dest, s.day) for s in walk] == [
-        ("dropped_phase", "implement", date(2017, 10, 3)),  # corrected, as a step of its own
-        ("implement", "summarise", date(2018, 1, 1))]
+    assert [(s.source, s.dest, s.day, s.corrected) for s in walk] == [
+        ("dropped_phase", "implement", date(2017, 10, 3), True),  # a step of its own
+        ("implement", "summarise", date(2018, 1, 1), False)]
 
 
 def test_a_stored_phase_an_amendment_moved_later_is_corrected_the_next_day(
@@ -347,6 +347,23 @@ def test_a_run_records_each_phase_passed_in_the_audit_trail(loaded: str) -> None
     assert trail == [("pending", "mobilise", "campaign run"),
                      ("mobilise", "implement", "campaign run"),
                      ("implement", "summarise", "campaign run")]
+
+
+def test_the_trail_tells_a_correction_from_a_move_the_dates_made(loaded: str) -> None:
+    """A stored phase the current version no longer has (as after an amendment dropped it)
+    is put right as a step recorded as a correction, not as entered by date."""
+    run_at(loaded, "2017-10-03")  # in 组织实施 since 1 October
+    with connect(loaded).engine.begin() as conn:
+        conn.execute(update(campaign_phases).values(phase="dropped_phase"))
+        seen = conn.execute(select(func.max(events.c.id))).scalar_one()
+    run_at(loaded, "2018-01-05")
+    with connect(loaded).engine.connect() as conn:
+        trail = [(e.trigger, e.from_state, e.to_state, e.reason) for e in conn.execute(
+            select(events).where(events.c.record_kind == "campaign", events.c.id > seen)
+            .order_by(events.c.id))]
+    assert trail == [
+        ("correct", "dropped_phase", "implement", "按修订后的起止日期更正（2017-10-01）"),
+        ("advance", "implement", "summarise", "按日期进入（2018-01-01）")]
 
 
 def test_a_phase_that_asks_for_it_sends_a_deployment_notice_once(tmp_path: Path) -> None:

@@ -27,11 +27,15 @@ PENDING, CLOSED = "pending", "closed"
 
 @dataclass(frozen=True, slots=True)
 class PhaseStep:
-    """One move of the campaign from a phase to the next, on the day it happened."""
+    """One move of the campaign from a phase to the next, on the day it happened.
+
+    ``corrected`` marks the step that puts right a stored phase an amendment moved or
+    removed: the audit trail must not claim the dates moved the campaign there."""
 
     source: str
     dest: str
     day: date
+    corrected: bool = False
 
 
 @per_definition
@@ -111,7 +115,7 @@ def advance(definition: Definition, current: str, day: date,
             at = 0
         else:  # the phase is not where it was stored: correct it first, then walk on
             at = _stretch_on(definition, since) + 1
-            steps.append(PhaseStep(current, names[at], since))
+            steps.append(PhaseStep(current, names[at], since, corrected=True))
     if target <= at:
         return steps
     machine, cursor = _machine(tuple(str(i) for i in range(len(names)))), _Cursor(str(at))

@@ -182,8 +182,10 @@ def _record_phase_steps(conn: Connection, campaign: str, definition_id: int,
     now = datetime.now(UTC)
     conn.execute(insert(events), [
         {"occurred_at": now, "campaign_id": campaign, "record_kind": "campaign", "record_id": 0,
-         "trigger": "advance", "from_state": st.source, "to_state": st.dest,
-         "actor": "campaign run", "reason": f"按日期进入（{st.day.isoformat()}）",
+         "trigger": "correct" if st.corrected else "advance", "from_state": st.source,
+         "to_state": st.dest, "actor": "campaign run",
+         "reason": (f"按修订后的起止日期更正（{st.day.isoformat()}）" if st.corrected
+                    else f"按日期进入（{st.day.isoformat()}）"),
          "definition_id": definition_id} for st in steps])
     values = {"phase": steps[-1].dest, "since": steps[-1].day, "updated_at": now}
     if conn.execute(update(campaign_phases).where(
