@@ -11,6 +11,7 @@ the edited text.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +32,7 @@ from engine.store.tables import letters
 from engine.store.tables import obligations as obligation_rows
 from tests.conftest import CAMPAIGNS, ROOT
 from tests.conftest_helpers import (
+    copy_example,
     describe_failure,
     insert_after,
     line_of,
@@ -318,10 +320,26 @@ def test_once_the_parent_is_loaded_an_inherited_report_is_submitted_under_it(
     assert "请在该专项下报送" in refused.output
 
 
+CITY_PLAN = """\
+id: suzhou_city_plan
+title: 【测试】苏州市落实江苏省“溯源”专项行动实施方案的工作安排（测试用）
+kind: campaign
+issuer: suzhou_aic
+issued: {date: 2017-10-09, assumption: 测试文件，日期为测试而假定。}
+registries: [bodies/suzhou.yaml]
+extends: example_jiangsu_sourcing_2017
+jurisdiction: suzhou_aic
+period: {start: 2017-09-01, end: 2018-02-28, wording: 与省局方案相同}
+"""
+
+
+@pytest.mark.parametrize("logged_under", ["province plan", "province plan being edited",
+                                          "city plan under it"])
 def test_leads_a_province_logs_under_its_plan_count_towards_the_parents_quota(
-        tmp_path: Path) -> None:
-    """Both plans loaded: Jiangsu logs its five leads under its own plan and submits under
-    the national one, which holds the quota. It is not chased, and the return counts five."""
+        tmp_path: Path, logged_under: str) -> None:
+    """All plans loaded: Jiangsu logs its five leads under its own plan (or a city plan that
+    extends it) and submits under the national one, which holds the quota. It is not chased,
+    and the return counts five, even while the plan's file is being edited after its load."""
     url = f"sqlite:///{tmp_path / 'plan_leads.db'}"
     runner = CliRunner()
 
@@ -330,16 +348,23 @@ def test_leads_a_province_logs_under_its_plan_count_towards_the_parents_quota(
         assert result.exit_code == 0, result.output
         return result.output
 
-    for name in ("sourcing_2017", "example_jiangsu_sourcing_2017"):
-        cli("load", str(CAMPAIGNS / f"{name}.yaml"))
+    copy_example(tmp_path)  # the national plan and the registries, beside the plans
+    shutil.copyfile(CAMPAIGNS / f"{CHILD}.yaml", tmp_path / f"{CHILD}.yaml")
+    (tmp_path / "suzhou_city_plan.yaml").write_text(CITY_PLAN, encoding="utf-8")
+    plans = ["sourcing_2017", CHILD] + (["suzhou_city_plan"] if "city" in logged_under else [])
+    for name in plans:
+        cli("load", str(tmp_path / f"{name}.yaml"))
     store = connect(url)
-    def_id, _ = definitions.latest(store, "example_jiangsu_sourcing_2017")
-    records.insert_records(store, "lead", "example_jiangsu_sourcing_2017", def_id, [
+    def_id, _ = definitions.latest(store, plans[-1])
+    records.insert_records(store, "lead", plans[-1], def_id, [
         records.NewRecord(f"JS-{i}", {"right_holder": f"权利人{i}"}, f"JS-{i}", "jiangsu_amr")
         for i in range(5)], actor="江苏省局", initial_state="collected")
+    if "edited" in logged_under:  # saved, not yet loaded again
+        with (tmp_path / f"{CHILD}.yaml").open("a", encoding="utf-8") as fh:
+            fh.write("# 正在修改，尚未重新载入\n")
     cli("submit", "--campaign", "sourcing_2017", "--report", "cross_province_leads", "--body",
         "jiangsu_amr", "--at", "2017-11-03", "--actor", "江苏省局")
-    cli("run", "--at", "2017-11-12")
+    cli("run", "--at", "2017-11-12", "--campaign", "sourcing_2017")
     with store.engine.connect() as conn:
         chased = conn.execute(select(letters.c.recipient_id).where(
             letters.c.campaign_id == "sourcing_2017", letters.c.planned_for > date(2017, 11, 3),

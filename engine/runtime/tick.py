@@ -19,6 +19,7 @@ from engine.letters import LetterRenderer, TemplateProblem
 from engine.letters.context import letter_contexts
 from engine.letters.render import renderer_for
 from engine.records.lifecycle import Moved, Refused, lifecycle_machines
+from engine.runtime.amend import loaded_version
 from engine.runtime.forwarding import feedback_obligations
 from engine.runtime.live import live_obligations
 from engine.runtime.obligations import obligations
@@ -139,18 +140,37 @@ def _plans_counting(store: Store, definition: Definition) -> list[str]:
 
 
 def children_of(store: Store, campaign: str) -> list[str]:
-    """The loaded campaigns whose plans extend ``campaign`` (a child whose file cannot be
-    read now is left out here: its own tick reports why)."""
-    out = []
-    for other in loaded_campaigns(store):
-        if other == campaign:
-            continue
-        try:
-            if defs.latest(store, other)[1].campaign.extends == campaign:
-                out.append(other)
-        except StoreError:
-            continue
+    """The loaded campaigns whose plans extend ``campaign``, directly or through another plan
+    (national → province → city), nearest first.
+
+    A plan is read as it was loaded: from its file, or, while that file is being edited or
+    has gone, from the text stored when it was loaded. Otherwise a province editing its plan
+    before reloading it would drop its leads from the national quota, and the national run
+    would chase it with letters that cannot be recalled. A plan that cannot be checked
+    either way is left out here; its own tick says why."""
+    parents = {other: parent for other in loaded_campaigns(store)
+               if other != campaign and (parent := _extends(store, other)) is not None}
+    out: list[str] = []
+    level = [campaign]
+    while level:
+        level = sorted(c for c, parent in parents.items()
+                       if parent in level and c not in out and c != campaign)
+        out += level
     return out
+
+
+def _extends(store: Store, campaign: str) -> str | None:
+    """The parent the latest loaded version of ``campaign`` names (None: none, or that
+    version cannot be checked now)."""
+    try:
+        return defs.latest(store, campaign)[1].campaign.extends
+    except StoreError:
+        pass
+    try:
+        stored = loaded_version(store, campaign)
+    except StoreError:
+        return None
+    return stored.definition.campaign.extends if stored is not None else None
 
 
 def _letter_row(lt: Letter, ids: dict[str, int], renderer: LetterRenderer,
@@ -184,8 +204,8 @@ def _record_phase_steps(conn: Connection, campaign: str, definition_id: int,
         {"occurred_at": now, "campaign_id": campaign, "record_kind": "campaign", "record_id": 0,
          "trigger": "correct" if st.corrected else "advance", "from_state": st.source,
          "to_state": st.dest, "actor": "campaign run",
-         "reason": (f"按修订后的起止日期更正（{st.day.isoformat()}）" if st.corrected
-                    else f"按日期进入（{st.day.isoformat()}）"),
+         "reason": (f"按现行阶段起止日期更正所处阶段（原记自{st.day.isoformat()}起）"
+                    if st.corrected else f"按日期进入（{st.day.isoformat()}）"),
          "definition_id": definition_id} for st in steps])
     values = {"phase": steps[-1].dest, "since": steps[-1].day, "updated_at": now}
     if conn.execute(update(campaign_phases).where(
