@@ -266,7 +266,7 @@ def test_a_stored_phase_an_amendment_removed_goes_on_from_where_the_new_dates_pu
         ("implement", "summarise", date(2018, 1, 1), False)]
 
 
-def test_a_stored_phase_an_amendment_moved_later_is_corrected_the_next_day(
+def test_a_stored_phase_an_amendment_moved_later_is_corrected_at_the_next_run(
         tmp_path: Path) -> None:
     """动员部署 was entered on 8 September; a new version moves it to 15-17 September. On the
     10th the campaign is where the new dates put the 8th (pending: nothing has begun), and
@@ -277,7 +277,8 @@ def test_a_stored_phase_an_amendment_moved_later_is_corrected_the_next_day(
                                  "      end: 2017-09-17\n"), encoding="utf-8")
     definition = load_definition(path)
     walk = advance(definition, "mobilise", date(2017, 9, 10), date(2017, 9, 8))
-    assert [(s.source, s.dest) for s in walk] == [("mobilise", "pending")]
+    assert [(s.source, s.dest, s.day, s.corrected) for s in walk] == [
+        ("mobilise", "pending", date(2017, 9, 8), True)]
     assert phase_on(definition, date(2017, 9, 10)) == "pending"
 
 
@@ -306,8 +307,8 @@ def test_validate_warns_of_a_phase_its_order_means_no_run_will_enter(tmp_path: P
     found = never_entered(result)
     assert result.exit_code == 0 and len(found) == 2, result.output
     assert sorted(d["message"] for d in found) == [
-        "阶段“implement”按各阶段的起止日期和排列顺序不会成为专项所处的阶段",
-        "阶段“mobilise”按各阶段的起止日期和排列顺序不会成为专项所处的阶段"]
+        "按现有各阶段的起止日期和排列顺序，专项不会进入阶段“implement”",
+        "按现有各阶段的起止日期和排列顺序，专项不会进入阶段“mobilise”"]
 
 
 def test_an_error_in_another_file_does_not_silence_the_warning(tmp_path: Path) -> None:
@@ -362,7 +363,8 @@ def test_the_trail_tells_a_correction_from_a_move_the_dates_made(loaded: str) ->
             select(events).where(events.c.record_kind == "campaign", events.c.id > seen)
             .order_by(events.c.id))]
     assert trail == [
-        ("correct", "dropped_phase", "implement", "按修订后的起止日期更正（2017-10-01）"),
+        ("correct", "dropped_phase", "implement",
+         "按现行阶段起止日期更正所处阶段（原记自2017-10-01起）"),
         ("advance", "implement", "summarise", "按日期进入（2018-01-01）")]
 
 

@@ -96,7 +96,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "window-outside-parent": ("子阶段“{id}”的时间 {start}～{end} 超出上级阶段“{parent}”的 {pstart}～{pend}",
                               "sub-phase '{id}' runs {start} to {end}, outside its parent "
                               "'{parent}' ({pstart} to {pend})"),
-    "phase-never-entered": ("阶段“{id}”按各阶段的起止日期和排列顺序不会成为专项所处的阶段",
+    "phase-never-entered": ("按现有各阶段的起止日期和排列顺序，专项不会进入阶段“{id}”",
                             "phase '{id}' never becomes the campaign's phase, given the phases' "
                             "dates and the order they are listed in"),
     "due-outside-period": ("报送事项“{id}”的截止日 {due} 在专项起止日期 {pstart}～{pend} 之外",

@@ -198,8 +198,8 @@ def _check_windows(ctx: Context) -> None:
 
 def _check_phases_entered(ctx: Context) -> None:
     """A dated top-level phase the timeline never reaches (listed after a phase that begins
-    later, or begun and ended inside a wider phase that began the same day or later) would
-    be silently skipped by every run: say so while the author can reorder it."""
+    later, or with the same window as one listed ahead of it) would be silently skipped by
+    every run: say so while the author can reorder it."""
     c = ctx.campaign
     period = c.period
     windows = [p.window for p in c.phases if p.window is not None]
