@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -110,9 +110,11 @@ def test_a_working_day_limit_is_stated_in_working_days(tmp_path: Path) -> None:
                   date(2030, 1, 4), body="jiangsu_amr", timer="forwarded_unopened",
                   record=TimedRecord("lead", 1, "JS-9", "forwarded", "jiangsu_amr",
                                      date(2029, 12, 3)))
-    text = LetterRenderer(definition).render("supervision",
-                                             letter_context(definition, late, late.scheduled))
-    assert "已32天，超过15个工作日的办理时限" in text
+    renderer = LetterRenderer(definition)
+    on_the_day, day_after = (renderer.render("supervision", letter_context(definition, late, d))
+                             for d in (late.scheduled, late.scheduled + timedelta(days=1)))
+    assert "已32天，已达15个工作日的办理时限" in on_the_day  # reached, not exceeded
+    assert "已33天，超过15个工作日的办理时限" in day_after
 
 
 def test_a_lead_opened_as_a_case_in_time_is_not_supervised(loaded: str) -> None:

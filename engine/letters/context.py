@@ -188,8 +188,13 @@ def letter_contexts(definition: Definition, today: date) -> Callable[[Letter], d
                              "limit": limit, "source": source,
                              "unit": "个工作日" if working else "天",
                              "counted": counted,  # in the limit's unit
-                             "over": limit is not None and (days if counted is None
-                                                            else counted) > limit}
+                             # uncounted working days: past the timer's own day (the
+                             # letter's), not more calendar days than the limit, which a
+                             # working-day limit always is by the day it is reached
+                             "over": limit is not None and (
+                                 counted > limit if counted is not None
+                                 else today > letter.scheduled if working
+                                 else days > limit)}
         return ctx
     return context
 
