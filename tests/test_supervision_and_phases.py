@@ -284,6 +284,29 @@ def test_a_stored_phase_an_amendment_moved_later_is_corrected_at_the_next_run(
     assert phase_on(definition, date(2017, 9, 10)) == "pending"
 
 
+def test_a_stored_phase_an_amendment_moved_earlier_is_corrected_on_its_stored_day(
+        tmp_path: Path) -> None:
+    """动员部署 was entered on 8 September; a new version moves it to 2-4 September, so by
+    the new dates the 8th is already 组织实施. The correction is dated the 8th, the day the
+    trail says the campaign was in 动员部署, not the 5th, before it had even got there."""
+    path = fie_with_phases_listed(tmp_path, "mobilise", "implement")
+    path.write_text(replace_once(path.read_text(encoding="utf-8"), "start: 2017-09-08\n"
+                                 "      end: 2017-09-10\n", "start: 2017-09-02\n"
+                                 "      end: 2017-09-04\n"), encoding="utf-8")
+    definition = load_definition(path)
+    walk = advance(definition, "mobilise", date(2017, 9, 20), date(2017, 9, 8))
+    assert [(s.source, s.dest, s.day, s.corrected) for s in walk] == [
+        ("mobilise", "implement", date(2017, 9, 8), True)]
+
+
+def test_a_run_dated_before_the_stored_phase_leaves_it_alone() -> None:
+    """A run with an earlier --at than the day the stored phase was entered neither moves
+    nor corrects it, even when the current version no longer has that phase."""
+    definition = load_definition(CAMPAIGNS / "sourcing_2017.yaml")
+    assert advance(definition, "dropped_phase", date(2017, 10, 1), date(2017, 10, 3)) == []
+    assert advance(definition, "summarise", date(2017, 10, 1), date(2018, 1, 1)) == []
+
+
 def fie_with_summary_first(tmp_path: Path) -> Path:
     """foreign_investment_2017 with 经验总结 listed ahead of 动员部署 and 组织实施."""
     copy_example(tmp_path)

@@ -89,10 +89,12 @@ def advance(definition: Definition, current: str, day: date,
     calls for (none if already there); a campaign never moves backwards, but for the
     correction below.
 
-    The stored stretch is the one of that phase entered on ``since`` (or, without it, the
-    last of that phase begun by ``day``). A stored phase the timeline no longer has there
-    (an amendment removed or moved it) is first corrected to the stretch the new timeline
-    has on ``since``, as a step of its own, and the walk goes on from there."""
+    The stored stretch is the one the timeline has on ``since`` (or, for a row stored
+    without it, the last of that phase begun by ``day``). Where that stretch is not of the
+    stored phase (an amendment removed or moved it, earlier or later, or the rule that orders
+    the stretches changed), the phase is first corrected to it, as a step of its own dated
+    ``since``, and the walk goes on from there. A run with an earlier ``--at`` than
+    ``since`` leaves the stored phase alone."""
     order = phase_order(definition)
     period = definition.campaign.period
     names = (PENDING, *(pid for pid, _ in order), CLOSED)  # index 0, stretches 1..n, closed
@@ -103,19 +105,16 @@ def advance(definition: Definition, current: str, day: date,
         at = len(names) - 1
     elif current == PENDING:
         at = 0
-    else:
-        ours = [i + 1 for i, (pid, _) in enumerate(order) if pid == current]
-        begun = [i for i in ours if entered[i] <= (since or day)]
-        exact = [i for i in ours if entered[i] == since]
-        if exact or begun:
-            at = (exact or begun)[-1]
-        elif ours and (since is None or day < since):  # a run with an earlier --at
-            at = ours[0]
-        elif since is None:
-            at = 0
-        else:  # the phase is not where it was stored: correct it first, then walk on
-            at = _stretch_on(definition, since) + 1
+    elif since is not None:
+        if day < since:
+            return []
+        at = _stretch_on(definition, since) + 1
+        if names[at] != current:  # not where it was stored: correct it first, then walk on
             steps.append(PhaseStep(current, names[at], since, corrected=True))
+    else:
+        ours = [i for i, (pid, _) in enumerate(order, 1) if pid == current]
+        begun = [i for i in ours if entered[i] <= day]
+        at = begun[-1] if begun else ours[0] if ours else 0  # ahead of ``day``: an earlier --at
     if target <= at:
         return steps
     machine, cursor = _machine(tuple(str(i) for i in range(len(names)))), _Cursor(str(at))
