@@ -268,35 +268,27 @@ def test_a_stored_phase_an_amendment_removed_goes_on_from_where_the_new_dates_pu
         ("implement", "summarise", date(2018, 1, 1), False)]
 
 
-def test_a_stored_phase_an_amendment_moved_later_is_corrected_at_the_next_run(
-        tmp_path: Path) -> None:
-    """动员部署 was entered on 8 September; a new version moves it to 15-17 September. On the
-    10th the campaign is where the new dates put the 8th (pending: nothing has begun), and
-    the stored phase is corrected rather than kept until the dates catch up with it."""
+@pytest.mark.parametrize(("moved_to", "run_on", "corrected_to"), [
+    # later: on the 10th the new dates put the 8th before anything began
+    (("2017-09-15", "2017-09-17"), date(2017, 9, 10), "pending"),
+    # earlier: by the new dates the 8th is already 组织实施, not the 5th it began
+    (("2017-09-02", "2017-09-04"), date(2017, 9, 20), "implement"),
+], ids=["later", "earlier"])
+def test_a_stored_phase_an_amendment_moved_is_corrected_on_its_stored_day(
+        tmp_path: Path, moved_to: tuple[str, str], run_on: date, corrected_to: str) -> None:
+    """动员部署 was entered on 8 September; a new version moves it. The next run corrects the
+    stored phase to where the new dates put the 8th, as a step dated the 8th (the day the
+    trail says the campaign was in 动员部署), rather than keep it until the dates catch up
+    or date a step before the campaign had got there."""
     path = fie_with_phases_listed(tmp_path, "mobilise", "implement")
     path.write_text(replace_once(path.read_text(encoding="utf-8"), "start: 2017-09-08\n"
-                                 "      end: 2017-09-10\n", "start: 2017-09-15\n"
-                                 "      end: 2017-09-17\n"), encoding="utf-8")
+                                 "      end: 2017-09-10\n", f"start: {moved_to[0]}\n"
+                                 f"      end: {moved_to[1]}\n"), encoding="utf-8")
     definition = load_definition(path)
-    walk = advance(definition, "mobilise", date(2017, 9, 10), date(2017, 9, 8))
+    walk = advance(definition, "mobilise", run_on, date(2017, 9, 8))
     assert [(s.source, s.dest, s.day, s.corrected) for s in walk] == [
-        ("mobilise", "pending", date(2017, 9, 8), True)]
-    assert phase_on(definition, date(2017, 9, 10)) == "pending"
-
-
-def test_a_stored_phase_an_amendment_moved_earlier_is_corrected_on_its_stored_day(
-        tmp_path: Path) -> None:
-    """动员部署 was entered on 8 September; a new version moves it to 2-4 September, so by
-    the new dates the 8th is already 组织实施. The correction is dated the 8th, the day the
-    trail says the campaign was in 动员部署, not the 5th, before it had even got there."""
-    path = fie_with_phases_listed(tmp_path, "mobilise", "implement")
-    path.write_text(replace_once(path.read_text(encoding="utf-8"), "start: 2017-09-08\n"
-                                 "      end: 2017-09-10\n", "start: 2017-09-02\n"
-                                 "      end: 2017-09-04\n"), encoding="utf-8")
-    definition = load_definition(path)
-    walk = advance(definition, "mobilise", date(2017, 9, 20), date(2017, 9, 8))
-    assert [(s.source, s.dest, s.day, s.corrected) for s in walk] == [
-        ("mobilise", "implement", date(2017, 9, 8), True)]
+        ("mobilise", corrected_to, date(2017, 9, 8), True)]
+    assert phase_on(definition, run_on) == corrected_to
 
 
 def test_a_run_dated_before_the_stored_phase_leaves_it_alone() -> None:
