@@ -29,8 +29,9 @@ PENDING, CLOSED = "pending", "closed"
 class PhaseStep:
     """One move of the campaign from a phase to the next, on the day it happened.
 
-    ``corrected`` marks the step that puts right a stored phase an amendment moved or
-    removed: the audit trail must not claim the dates moved the campaign there."""
+    ``corrected`` marks the step that puts right a stored phase the current timeline does
+    not have on its stored day (an amendment, or a changed rule, moved it): the audit trail
+    must not claim the dates moved the campaign there."""
 
     source: str
     dest: str

@@ -203,11 +203,11 @@ def _check_phases_entered(ctx: Context) -> None:
     c = ctx.campaign
     period = c.period
     windows = [p.window for p in c.phases if p.window is not None]
+    # This campaign's own dates wrong (reported above): its timeline says nothing reliable.
+    # Not the shared report's error count: another file in the same call must not silence it.
     if period.end < period.start or any(
             w.end < w.start or w.start < period.start or period.end < w.end for w in windows):
-        return  # this campaign's own dates are wrong (reported above): the timeline says
-        # nothing reliable. Not the shared report's error count: another file in the same
-        # validate call must not silence this campaign's warning.
+        return
     entered = {pid for pid, _ in phase_stretches(c)}
     for p in c.phases:
         if p.window is not None and p.id not in entered:
