@@ -280,6 +280,25 @@ def test_an_earlier_error_does_not_leave_a_file_letter_stuck_after_a_crash(
     assert (later.sent, later.uncertain) == (31, 0) and statuses(reminded) == {"sent": 31}
 
 
+def test_a_letter_its_sender_died_writing_is_taken_again_only_into_the_same_outbox(
+        reminded: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It may lie whole in that folder already: rewriting it there is harmless, writing it
+    into another outbox would have it sent on from both."""
+    store, now = connect(reminded), datetime.now(UTC)
+    outbox = FileChannel(tmp_path / "outbox")
+    crashed = _claim(store, outbox, now, None, None)[0]
+    assert _hand_over(store, crashed.id)  # ...and the process dies writing it
+    elsewhere = deliver(store, FileChannel(tmp_path / "elsewhere"), now=now + timedelta(hours=1))
+    assert (elsewhere.sent, elsewhere.uncertain) == (30, 1)
+    assert statuses(reminded) == {"sent": 30, "sending": 1}
+    monkeypatch.chdir(tmp_path)  # the same folder, named another way
+    again = deliver(store, FileChannel(Path("outbox")), now=now + timedelta(hours=1))
+    assert (again.sent, again.uncertain) == (1, 0) and statuses(reminded) == {"sent": 31}
+    with store.engine.connect() as conn:
+        where = conn.scalar(select(letters.c.outbox_path).where(letters.c.id == crashed.id))
+    assert Path(where).resolve().is_relative_to((tmp_path / "outbox").resolve())
+
+
 class ByeRefused(Mailbox):
     """Takes each message (250), then answers QUIT with a temporary error."""
 
@@ -298,23 +317,32 @@ def test_a_message_the_server_confirmed_is_sent_whatever_it_answers_to_quit(
 
 
 class RefusedThenByeRefused(Mailbox):
-    """Refuses each message for good (554), then answers QUIT with a temporary error."""
+    """Refuses each message with ``data``'s answer, then answers QUIT with ``bye``'s."""
+
+    def __init__(self, data: str, bye: str) -> None:
+        super().__init__()
+        self.data, self.bye = data, bye
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return "554 5.7.1 message refused"
+        return self.data
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
-        return "421 4.3.0 closing"
+        return self.bye
 
 
+@pytest.mark.parametrize(("data", "bye", "failed", "retrying"), [
+    ("554 5.7.1 message refused", "421 4.3.0 closing", 31, 0),
+    ("451 4.3.0 try again later", "554 5.3.0 closing", 0, 31),
+], ids=["refused_for_good_then_bye_refused_for_now", "refused_for_now_then_bye_refused"])
 def test_the_answer_to_the_message_decides_not_the_answer_to_quit(
-        reminded: str, tmp_path: Path) -> None:
-    """A permanent refusal stays permanent although the goodbye was refused for now."""
+        reminded: str, tmp_path: Path, data: str, bye: str, failed: int, retrying: int) -> None:
+    """A permanent refusal stays permanent although the goodbye was refused for now, and a
+    temporary one is retried although the goodbye was refused for good."""
     store = connect(reminded)
-    with serving(RefusedThenByeRefused()) as port:
+    with serving(RefusedThenByeRefused(data, bye)) as port:
         result = deliver(store, smtp_channel(reminded, tmp_path, port))
-    assert (result.failed, result.retrying) == (31, 0)
-    assert all("554" in error for error in result.errors)
+    assert (result.failed, result.retrying) == (failed, retrying)
+    assert all(data[:3] in error for error in result.errors)
 
 
 def test_a_mail_in_doubt_is_not_taken_over_by_the_outbox(

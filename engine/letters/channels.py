@@ -59,12 +59,25 @@ class DeliveryError(Exception):
 
 class Channel(Protocol):
     name: str
+    """Who is sending, as recorded on each letter it claims (at most 20 characters)."""
     idempotent: bool
     """Delivering twice does no harm (a file rewritten); a mail channel is not."""
+    records_path: bool
+    """What :meth:`send` returns is a path to keep (else a Message-ID)."""
 
     def send(self, letter: Outgoing) -> str:
         """Deliver; return where it went (a path, a Message-ID)."""
         ...
+
+
+def file_channel_name(root: Path) -> str:
+    """``file:`` and a digest of the outbox folder's real path.
+
+    The name a file channel claims letters under: a letter left half-written by a crash is
+    taken again only by a run writing to the same folder. Under one name for every folder, a
+    run given another ``--outbox`` would write it there as well, and the letter would lie in
+    two outboxes, to be sent on twice."""
+    return "file:" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:15]
 
 
 @dataclass
@@ -73,8 +86,12 @@ class FileChannel:
 
     root: Path
     formats: tuple[str, ...] = ("md",)
-    name: str = "file"
+    name: str = field(init=False)
     idempotent: bool = True
+    records_path: bool = True
+
+    def __post_init__(self) -> None:
+        self.name = file_channel_name(self.root)
 
     def send(self, letter: Outgoing) -> str:
         first: Path | None = None
@@ -118,6 +135,7 @@ class SmtpChannel:
     timeout: float = 30.0
     name: str = "smtp"
     idempotent: bool = False
+    records_path: bool = False
 
     def build(self, letter: Outgoing) -> EmailMessage:
         to = self.addresses.get(letter.recipient)

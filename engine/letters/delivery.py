@@ -11,7 +11,8 @@ once). The letter it was handing over stays ``sending``: for a mail channel nobo
 whether it went out, so it is reported as uncertain and never resent on its own (``campaign
 letters resend`` is the operator's decision), as is a letter the mail server took whole but
 never confirmed; the file channel rewrites the same file, so there a stale ``sending`` it was
-writing itself (the same channel name) is taken again too. Hence no letter is sent twice,
+writing itself (the same outbox folder, see :func:`~engine.letters.channels.file_channel_name`)
+is taken again too. Hence no letter is sent twice,
 and none is recorded as sent that was not.
 """
 
@@ -55,7 +56,7 @@ def _claim(store: Store, channel: Channel, now: datetime, campaign: str | None,
     if channel.idempotent:  # even what it was sending may be taken: rewriting is harmless
         ready = or_(ready, and_(letters.c.status == "sending", stale,  # its own, not a mail's
                                 letters.c.last_error.is_(None),
-                                letters.c.channel == channel.name))
+                                letters.c.channel == channel.name))  # its own folder
     query = (select(letters.c.id, letters.c.idempotency_key, letters.c.campaign_id,
                     letters.c.kind, letters.c.recipient_id, letters.c.planned_for,
                     letters.c.subject, letters.c.body)
@@ -166,7 +167,7 @@ def _send_one(store: Store, channel: Channel, letter: Outgoing, now: datetime,
         result.errors.append(f"{letter.recipient_name}：{exc}")
     else:
         sent = {"status": "sent", "sent_at": datetime.now(UTC), "last_error": None}
-        sent["outbox_path" if channel.name == "file" else "message_id"] = where
+        sent["outbox_path" if channel.records_path else "message_id"] = where
         _settle(store, letter.id, sent)
         result.sent += 1
 
