@@ -11,9 +11,9 @@ once). The letter it was handing over stays ``sending``: for a mail channel nobo
 whether it went out, so it is reported as uncertain and never resent on its own (``campaign
 letters resend`` is the operator's decision), as is a letter the mail server took whole but
 never confirmed; the file channel rewrites the same file, so there a stale ``sending`` it was
-writing itself (the same outbox folder, see :func:`~engine.letters.channels.file_channel_name`)
-is taken again too. Hence no letter is sent twice,
-and none is recorded as sent that was not.
+writing itself (into the same outbox folder, see
+:func:`~engine.letters.channels.file_channel_name`) is taken again too. Hence no letter is
+sent twice, and none is recorded as sent that was not.
 """
 
 from __future__ import annotations
