@@ -15,7 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import imports as im
 from bench import measures as m
+from bench import references, timing
 from bench.generate import COUNTIES_PER_PROVINCE, describe, generate
 from bench.report import Row, results_md, table
 
@@ -39,7 +41,7 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     """Every measurement; returns the table rows and writes ``results``.
 
     Each timed figure and its reference is the best of ``runs`` rounds, taken in turns with
-    the others of its group (see :func:`bench.measures.interleaved`): on this shared 2-core
+    the others of its group (see :func:`bench.timing.interleaved`): on this shared 2-core
     machine one tick on a fresh copy ranged from 53 to 88 ms in five runs, and with three the
     best still moved by 15% between whole runs, enough to turn a ratio target over."""
     started = time.perf_counter()
@@ -62,15 +64,15 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     machine: dict[str, float] = {}  # from the last naive run: bytes per machine, records
 
     def naive_run() -> float:
-        seconds, machine["bytes"], machine["sampled"] = m.naive_time(large, due)
+        seconds, machine["bytes"], machine["sampled"] = references.naive_time(large, due)
         return seconds
 
-    ticks = m.interleaved({
+    ticks = timing.interleaved({
         "small": lambda: m.tick_time(small, 1).best,
         "large": lambda: m.tick_time(large, 1, profile=profiled.pop() if profiled else None
                                      ).best,
-        "floor": lambda: m.floor_time(large, 1).best,
-        "floor1": lambda: m.floor_time(large, 1, one_line=True).best,
+        "floor": lambda: references.floor_time(large, 1).best,
+        "floor1": lambda: references.floor_time(large, 1, one_line=True).best,
         "plain": lambda: m.tick_time(large, 1, plain_letters=True).best,
         "naive": naive_run}, runs)
     t_small, t_large, floor, floor1, plain = (
@@ -103,15 +105,15 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     say("import")
     csv_n = min(scale, 200_000)
     xlsx_n = min(scale, 2_000 if quick else 50_000)
-    csv_path = m.write_csv(workdir / "leads.csv", csv_n)
-    xlsx_path = m.write_xlsx(workdir / "leads.xlsx", xlsx_n)
+    csv_path = im.write_csv(workdir / "leads.csv", csv_n)
+    xlsx_path = im.write_xlsx(workdir / "leads.xlsx", xlsx_n)
     # seconds per row, best of `runs` rounds taken in turns, each into a fresh store
-    imports = m.interleaved({
-        "csv": lambda: 1 / m.import_rate(csv_path, m.import_db(workdir, "csv"), csv_n),
-        "raw": lambda: 1 / m.raw_rate(csv_path, m.import_db(workdir, "raw")),
-        "xlsx": lambda: 1 / m.import_rate(xlsx_path, m.import_db(workdir, "xlsx"), xlsx_n)},
+    rates = timing.interleaved({
+        "csv": lambda: 1 / im.import_rate(csv_path, im.import_db(workdir, "csv"), csv_n),
+        "raw": lambda: 1 / im.raw_rate(csv_path, im.import_db(workdir, "raw")),
+        "xlsx": lambda: 1 / im.import_rate(xlsx_path, im.import_db(workdir, "xlsx"), xlsx_n)},
         runs)
-    csv_rate, raw, xlsx_rate = (1 / imports[k].best for k in ("csv", "raw", "xlsx"))
+    csv_rate, raw, xlsx_rate = (1 / rates[k].best for k in ("csv", "raw", "xlsx"))
     rows += [
         Row(f"import CSV, {csv_n:,} rows, validated", _rate(csv_rate),
             f"raw executemany {_rate(raw)}", f"{csv_rate / raw:.2f}",
@@ -128,9 +130,9 @@ def run(scale: int, *, quick: bool, pg: str | None, results: Path, workdir: Path
     rows.append(Row("validate campaigns/*.yaml from process start", _ms(validate.best),
                     f"median {_ms(validate.median)}", "", "< 1 s", validate.best < 1))
     say("memory")
-    tick_kb = m.peak_rss_kb("tick", str(m._fresh_copy(large.db_path, "rss")))
-    import_csv = csv_path if csv_n == scale else m.write_csv(workdir / "leads-all.csv", scale)
-    import_kb = m.peak_rss_kb("import", str(import_csv), m.import_db(workdir, "rss"))
+    tick_kb = m.peak_rss_kb("tick", str(timing.fresh_copy(large.db_path, "rss")))
+    import_csv = csv_path if csv_n == scale else im.write_csv(workdir / "leads-all.csv", scale)
+    import_kb = m.peak_rss_kb("import", str(import_csv), im.import_db(workdir, "rss"))
     rows += [
         Row(f"peak RSS, tick worker on {big}", _mb(tick_kb), "", "", "<= 200 MB",
             tick_kb <= 200 * 1024),

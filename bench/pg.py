@@ -17,7 +17,9 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from bench.generate import Scenario
-from bench.measures import Timing, import_rate, load_import_campaign, warm_ticks
+from bench.imports import import_rate, load_import_campaign
+from bench.measures import warm_ticks
+from bench.timing import Timing
 from engine.store.tables import metadata
 
 TABLES = tuple(t.name for t in metadata.sorted_tables)

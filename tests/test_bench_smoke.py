@@ -37,19 +37,20 @@ def test_the_floor_writes_the_very_letters_the_tick_writes(tmp_path: Path) -> No
     texts (f-strings where the engine renders templates), so that the ratio to it measures
     the engine and not a difference in what is written. A template change that this fails on
     needs the floor's f-strings changed with it."""
-    from bench import measures as m
-    from bench.generate import generate
+    from bench.generate import CAMPAIGN, TICK_AT, TICK_DAY, generate
+    from bench.references import floor_tick, floor_words
+    from bench.timing import fresh_copy
     from engine.runtime.tick import tick
     from engine.store.db import connect
 
     scenario = generate(tmp_path / "tiny", 2_000, per_province=3)
-    engine_db = m._fresh_copy(scenario.db_path, "engine")
+    engine_db = fresh_copy(scenario.db_path, "engine")
     store = connect(f"sqlite:///{engine_db}")
-    tick(store, m.CAMPAIGN, m.TICK_AT)
+    tick(store, CAMPAIGN, TICK_AT)
     store.engine.dispose()
-    floor_db = m._fresh_copy(scenario.db_path, "floor")
+    floor_db = fresh_copy(scenario.db_path, "floor")
     conn = sqlite3.connect(floor_db, isolation_level=None)
-    assert m._floor_tick(conn, m.TICK_DAY, m.floor_words(scenario)) == sum(scenario.due.values())
+    assert floor_tick(conn, TICK_DAY, floor_words(scenario)) == sum(scenario.due.values())
     conn.close()
 
     with closing(sqlite3.connect(scenario.db_path)) as c:
