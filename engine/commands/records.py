@@ -33,10 +33,12 @@ from engine.intake import (
     write_rejects,
     write_xlsx,
 )
+from engine.intake.cells import _nfkc
 from engine.intake.rows import MAX_KEY
 from engine.records.lifecycle import LifecycleMachine, Refused
 from engine.records.places import Gazetteer, with_division
 from engine.spec.bodies import BodyIndex
+from engine.spec.diagnostics import did_you_mean
 from engine.spec.loader import Definition, validate_paths
 from engine.store import definitions, migrate, records
 from engine.store.db import Store, StoreError, connect, resolve_url, safe_url
@@ -133,14 +135,15 @@ def _machine(definition: Definition, kind: str) -> LifecycleMachine:
     return LifecycleMachine(life, kind)
 
 
-def _body_id(index: BodyIndex, text: Any) -> str | None:
-    if not text:
-        return None
-    text = str(text).strip()
-    if text in index:
-        return text
-    return next((b.id for b in index.bodies.values()
-                 if text in (b.name, b.short_name, *(f.name for f in b.former_names))), None)
+def _names(index: BodyIndex) -> dict[str, str]:
+    """Every id, name, short name and former name of the registry's bodies, as NFKC text
+    (staff type "(虎丘区)" with ASCII brackets where the registry has "（虎丘区）"), to its id."""
+    found: dict[str, str] = {}
+    for b in index.bodies.values():
+        for text in (b.id, b.name, b.short_name, *(f.name for f in b.former_names)):
+            if text:
+                found.setdefault(_nfkc(text), b.id)
+    return found
 
 
 def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
@@ -148,9 +151,15 @@ def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
                  key_column: str = "编号") -> Iterator[records.NewRecord]:
     """The accepted rows as records to insert; a row naming a sender the campaign's registry
     does not know is refused like any other filled-in value that means nothing: its record
-    would have no body to remind, and its key would change once the name is known."""
+    would have no body to remind, and its key would change once the name is known.
+
+    A row that is the same record as an earlier row of the file, once its sender is known
+    (one row may give the sender's name, another its id), is refused pointing at that row:
+    the store would otherwise keep the first and count the second as already stored."""
     places = Gazetteer.from_bodies(index)
+    names: dict[str, str] | None = None  # built at the first sender that is not an id
     bodies: dict[Any, str | None] = {}  # the file's 报送单位 texts -> body ids, looked up once
+    first_row: dict[str, int] = {}  # record's key -> its first row; ~100 MB per 1M rows
     new_record = records.NewRecord
     for row in rows:
         if isinstance(row, Rejected):
@@ -163,7 +172,13 @@ def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
         if named is None:
             body = None
         elif (body := bodies.get(named, "")) == "":
-            body = bodies[named] = _body_id(index, named)
+            text = str(named).strip()
+            if text in index:
+                body = text
+            else:
+                names = _names(index) if names is None else names
+                body = names.get(_nfkc(text))
+            bodies[named] = body
         if body is None and named is not None:
             rejected.append(Rejected(row.kind, row.row, (Problem(
                 body_column, f"“{named}”不是本专项单位名录中的单位；请填写名录中的单位全称、"
@@ -176,6 +191,11 @@ def _new_records(rows: Iterator[Accepted | Rejected], index: BodyIndex,
         if len(key) > MAX_KEY:  # as stored: a longer one would fail the whole import
             rejected.append(Rejected(row.kind, row.row, (Problem(
                 key_column, f"编号连同报送单位标识共 {len(key)} 字，超过上限 {MAX_KEY} 字"),)))
+            continue
+        if (earlier := first_row.setdefault(key, row.row)) != row.row:
+            same = f"（{row.natural_key}）" if external else "（权利人、商标、涉嫌侵权人相同）"
+            rejected.append(Rejected(row.kind, row.row, (Problem(
+                key_column, f"与第 {earlier} 行是同一条记录{same}"),)))
             continue
         yield new_record(key, values, external, body)
 
@@ -217,6 +237,8 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
                 header_row: int | None, rejects: Path | None, actor: str,
                 db_url: str | None) -> None:
         """Import a CSV or XLSX file: valid rows in one transaction, bad rows listed."""
+        if rejects is not None and not rejects.parent.is_dir():  # before anything is stored
+            fail(f"无法写入被拒行文件 {rejects}：文件夹 {rejects.parent} 不存在")
         store = open_store(db_url)
         def_id, definition = _definition(store, campaign)
         life = _machine(definition, kind).life
@@ -232,8 +254,10 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
                     last[0] = fraction
 
             try:
+                # a file's repeated records are found by _new_records, by sender id
                 with Intake(path, kind, extra_fields=life.fields, override=mapping, sheet=sheet,
-                            header_row=header_row, on_progress=progress) as intake, \
+                            header_row=header_row, on_progress=progress,
+                            detect_duplicates=False) as intake, \
                         _no_cycle_collection():
                     done = records.insert_records(
                         store, kind, campaign, def_id,
@@ -251,11 +275,18 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
         for row in rejected:
             for problem in row.problems:
                 click.echo(f"第 {row.row} 行，列“{problem.column}”：{problem.reason}", err=True)
+        unwritten = None
         if rejects is not None and rejected:
-            write_rejects(rejects, rejected)
-        where = f"（见 {rejects}）" if rejects and rejected else ""
+            try:
+                write_rejects(rejects, rejected)
+            except OSError as exc:  # no permission, a full disk: the rows above still say it
+                unwritten = (f"无法写入被拒行文件 {rejects}：{exc.strerror or exc}"
+                             "（被拒行已在上方列出）")
+        where = f"（见 {rejects}）" if rejects and rejected and unwritten is None else ""
         click.echo(f"导入{word}：新增 {done.inserted} 条，已存在 {len(done.duplicates)} 条，"
                    f"拒收 {len(rejected)} 行{where}")
+        if unwritten is not None:
+            fail(unwritten)
 
     @group.command("add")
     @click.option("--campaign", required=True)
@@ -275,7 +306,17 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
                 fail(f"“{pair}”应写作 列名=值")
             raw[name.strip()] = value
         parser = RowParser(default_mapping(kind, life.fields))
-        row = parser.parse(1, raw)
+        try:
+            row = parser.parse(1, raw)
+        except IntakeError as exc:  # two names given for one field
+            fail(str(exc))
+            return
+        if parser.unknown_columns:  # a misspelt name would register the record without it
+            known = [w for name, f in parser.mapping.fields.items() for w in (f.label, name)]
+            for name in parser.unknown_columns:
+                hint = did_you_mean(name, known)
+                fail(f"没有名为“{name}”的字段" + (f"；是否应为“{hint[1]['suggestion']}”？"
+                                                  if hint else ""))
         rejected: list[Rejected] = []
         done = records.insert_records(store, kind, campaign, def_id,
                                       _new_records(iter([row]), definition.bodies, rejected),

@@ -49,6 +49,8 @@ TITLE_ROWS = 5
 """Rows above the header a file may hold (a title, the sender and date) when the header row is
 found rather than given."""
 _NOT_A_HEADER = frozenset({"no-identity-columns", "no-header"})
+_TRIAL_ONLY = frozenset({"duplicate-header"})
+"""Errors that, below the first row, show only that the row tried is not the header."""
 
 
 def _check_identity_columns(parser: RowParser, table: Table) -> None:
@@ -80,11 +82,13 @@ def _open(path: str | os.PathLike[str], mapping: HeaderMap, sheet: str | None,
         parser = RowParser(mapping)
         try:
             table = open_table(path, sheet=sheet, header_row=number, max_bytes=max_bytes)
-        except IntakeError as exc:  # a blank row, or past the end of the file
-            if header_row is None and exc.code in _NOT_A_HEADER and number < rows[-1]:
+        except IntakeError as exc:  # a blank row, past the end of the file, or data
+            # a data row tried as the header may repeat a value ("0" twice): not a header
+            not_header = exc.code in _NOT_A_HEADER or (number > 1 and exc.code in _TRIAL_ONLY)
+            if header_row is None and not_header and number < rows[-1]:
                 first = first or exc
                 continue
-            if first is not None and exc.code in _NOT_A_HEADER | {"empty-file"}:
+            if first is not None and (not_header or exc.code == "empty-file"):
                 raise first from None
             raise
         try:

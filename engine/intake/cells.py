@@ -16,6 +16,8 @@ from engine.spec.model import FIRST_YEAR, LAST_YEAR
 
 MAX_INTEGER = 2_147_483_647
 """Counts above this are typing mistakes, and would overflow a database integer."""
+MAX_AMOUNT = Decimal("1e14")
+"""Amounts (万元) from here up do not fit the columns (``Numeric(18, 4)``): typing mistakes."""
 PROVINCES = frozenset(re.findall("..", "11121314152122233132333435363741424344454650515253546162"
                                        "636465718182"))
 """First two digits of a GB/T 2260 code; anything else is not a Chinese division."""
@@ -100,9 +102,11 @@ def _decimal(raw: object, col: Column) -> Decimal:
             text = text[:-1]
         raw = text
     value = _number(raw, "数字")
-    if abs(value) >= Decimal("1e15"):
+    if col.scale is not None:
+        value *= col.scale
+    if value >= MAX_AMOUNT:  # as stored (万元): a larger one would fail the whole import
         raise _Invalid(f"数值“{_shown(raw)}”过大")
-    return value * col.scale if col.scale is not None else value
+    return value
 
 
 def _boolean(raw: object, col: Column) -> bool:

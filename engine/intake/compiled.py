@@ -5,10 +5,10 @@ of a row's dozen cells it unpacks the step, tests which kind of field it feeds, 
 the field joins columns. Every row of a file asks the same questions of the same plan, so
 this module answers them once and writes the function that is left, the way ``dataclasses``
 writes an ``__init__``: for each column, only the common case (a text cell that fits its
-field, or a typed cell whose text is already remembered as valid) is inline; every other cell
-(blank, too long, refused, not yet converted, joining a column before it, a workbook's number
-or date, a ``str`` subclass) goes to :func:`~engine.intake.rows.fill_cell`, the same code
-``parse_steps`` runs.
+field and holds no NUL, or a typed cell whose text is already remembered as valid) is inline;
+every other cell (blank, too long, refused, not yet converted, joining a column before it,
+a workbook's number or date, a ``str`` subclass) goes to
+:func:`~engine.intake.rows.fill_cell`, the same code ``parse_steps`` runs.
 What reaches the generated source is only literals written with ``repr`` (cell positions, or
 a file's headers when a row is a mapping; field names; length limits); the steps, memos and
 helpers are passed in by name.
@@ -44,7 +44,8 @@ def _column(i: int, step: Step) -> list[str]:
     slow = f"bad = fill_cell(values, bad, S{i}, v)"
     lines = [f"v = raw[{at!r}]", "if v.__class__ is str:"]
     if limit is not None:  # a text field
-        fits = f"len(t) <= {int(limit)}" + (f" and {name!r} not in values" if joined else "")
+        fits = f"len(t) <= {int(limit)} and '\\x00' not in t" + (
+            f" and {name!r} not in values" if joined else "")
         lines += ["    t = v.strip()",
                   "    if t:",
                   f"        if {fits}:",

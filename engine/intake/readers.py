@@ -236,6 +236,10 @@ class CsvTable(Table):
         self._size = max(path.stat().st_size, 1)
         self._binary: BinaryIO = path.open("rb")
         text = io.TextIOWrapper(self._binary, encoding=self.encoding, newline="")
+        # Python's csv stops the whole file at a cell over 128 KiB; a cell that long is one
+        # row's mistake, refused by its length limit like any other (the file size bounds it)
+        if csv.field_size_limit() < DEFAULT_MAX_BYTES:
+            csv.field_size_limit(DEFAULT_MAX_BYTES)
         self._reader = csv.reader(text)
         self._number = 0
         try:
@@ -279,7 +283,8 @@ class CsvTable(Table):
 
 
 class XlsxTable(Table):
-    """The first (or a named) sheet of a workbook, read-only and with cached formula values."""
+    """The first visible (or a named) sheet of a workbook, read-only, with cached formula
+    values."""
 
     def __init__(self, path: Path, header_row: int = 1, sheet: str | None = None) -> None:
         super().__init__(path, header_row)
@@ -295,7 +300,10 @@ class XlsxTable(Table):
             raise IntakeError("no-sheet",
                               f"工作簿中没有名为“{sheet}”的工作表；现有：{'、'.join(names)}",
                               f"no sheet named '{sheet}'; the workbook has: {', '.join(names)}")
-        ws = self._book[sheet] if sheet is not None else self._book.worksheets[0]
+        # staff see the first visible sheet; a hidden one first (drop-down lists) is not it
+        ws = self._book[sheet] if sheet is not None else next(
+            (w for w in self._book.worksheets if w.sheet_state == "visible"),
+            self._book.worksheets[0])
         self.sheet = ws.title
         self._expected = ws.max_row  # from the file's declared dimension; only for progress
         ws.reset_dimensions()  # a wrong declared dimension (some writers) would cut rows off

@@ -347,6 +347,9 @@ Bad = tuple[str, str, str]
 """A refused cell: its header, the Chinese reason, and the field it was for."""
 
 
+NUL_REASON = "含有空字符（NUL），多为文件损坏或导出出错；请删除该字符后重新导入"
+
+
 def fill_cell(values: dict[str, Any], bad: list[Bad] | None, step: Step,
               value: object) -> list[Bad] | None:
     """One cell of a row into ``values`` by its ``step``; a refusal is appended to ``bad``
@@ -357,7 +360,9 @@ def fill_cell(values: dict[str, Any], bad: list[Bad] | None, step: Step,
         if not text:
             return bad
         if limit is not None:  # a text field: the stripped text is the value
-            if joined and name in values:  # held to the limit once joined, as it is stored
+            if "\x00" in text:  # PostgreSQL refuses it, and it fails the whole import there
+                typed, key = _Refusal(NUL_REASON), None
+            elif joined and name in values:  # held to the limit once joined, as it is stored
                 text = f"{values[name]}；{text}"
                 if len(text) <= limit:
                     values[name] = text

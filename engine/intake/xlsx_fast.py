@@ -58,18 +58,19 @@ def _cells(row: list[Any], pad: list[None]) -> list[Any]:
 
 
 class CalamineTable(Table):
-    """The first (or a named) worksheet of a workbook, read whole by calamine."""
+    """The first visible (or a named) worksheet of a workbook, read whole by calamine."""
 
     def __init__(self, path: Path, header_row: int = 1, sheet: str | None = None) -> None:
         super().__init__(path, header_row)
-        from python_calamine import CalamineWorkbook, SheetTypeEnum
+        from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
         try:
             book = CalamineWorkbook.from_path(str(path))
             names = book.sheet_names
-            if sheet is None:
-                sheet = next((m.name for m in book.sheets_metadata
-                              if m.typ == SheetTypeEnum.WorkSheet), names[0] if names else None)
+            if sheet is None:  # the first sheet staff see, not a hidden one of drop-downs
+                sheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+                sheet = next((m.name for m in sheets if m.visible == SheetVisibleEnum.Visible),
+                             sheets[0].name if sheets else names[0] if names else None)
             elif sheet not in names:
                 raise IntakeError("no-sheet",
                                   f"工作簿中没有名为“{sheet}”的工作表；现有：{'、'.join(names)}",
