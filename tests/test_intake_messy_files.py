@@ -7,6 +7,9 @@ its fix, on SQLite or PostgreSQL (``db_url`` runs both).
 from __future__ import annotations
 
 import csv
+import re
+import zipfile
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -166,3 +169,40 @@ def test_lead_add_with_two_names_for_one_field_says_so_without_a_traceback(
                  "-f", "线索编号=X", "-f", "external_id=Y")
     assert result.exit_code == 1
     assert "都对应字段“线索编号”" in result.output
+
+
+def _with_builtin_format(src: Path, dst: Path, format_id: int) -> Path:
+    """``src`` with its custom 年月日 number format replaced by built-in ``format_id``, as
+    Chinese Excel saves a date formatted 2017年10月1日 (openpyxl can only write custom ones)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/styles.xml":
+                styles = data.decode()
+                custom = re.search(r'<numFmt numFmtId="(\d+)" formatCode="[^"]*年[^"]*"/>',
+                                   styles)
+                assert custom is not None
+                styles = re.sub(r'<numFmts count="\d+">\s*</numFmts>', "",
+                                styles.replace(custom[0], ""))
+                data = styles.replace(f'numFmtId="{custom[1]}"',
+                                      f'numFmtId="{format_id}"').encode()
+            zout.writestr(item, data)
+    return dst
+
+
+@pytest.mark.parametrize("reader", ["calamine", "openpyxl"])
+def test_a_date_in_chinese_excel_s_built_in_format_is_a_date_whichever_reader(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    """Built-in format 31 (yyyy年m月d日) is a date in Chinese Excel; openpyxl, which reads the
+    sheets too large for calamine, knew no format for it and read 43009."""
+    if reader == "openpyxl":
+        monkeypatch.setattr(xlsx_fast, "fits", lambda _path: False)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(LEAD)
+    ws.append(["M001", "beijing_amr", "甲", "甲牌", "乙", datetime(2017, 10, 1)])
+    ws["F2"].number_format = 'yyyy"年"m"月"d"日"'
+    wb.save(tmp_path / "custom.xlsx")
+    path = _with_builtin_format(tmp_path / "custom.xlsx", tmp_path / "leads.xlsx", 31)
+    result = read_file(path, "lead")
+    assert [r.values["received_on"] for r in result.accepted] == [date(2017, 10, 1)]

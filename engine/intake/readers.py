@@ -282,6 +282,28 @@ class CsvTable(Table):
         self._binary.close()
 
 
+CJK_DATE_FORMATS = frozenset({27, 28, 29, 30, 31, 36, 50, 51, 52, 53, 54, 57, 58})
+"""Built-in number formats that Chinese Excel and WPS show as dates (2017年10月1日, 10月1日…).
+
+ECMA-376 leaves ids 27-36 and 50-58 to the locale, so openpyxl knows no format for them and
+reads such a cell as its serial number (43009): a date column "not a date". calamine reads
+them as dates; the time-only ones (32-35, 55, 56) are not dates and stay numbers."""
+
+
+def _mark_cjk_dates(book: Any) -> None:
+    """Have openpyxl read cells in :data:`CJK_DATE_FORMATS` as dates, as calamine does.
+
+    openpyxl converts a cell when its style's index is in ``book._date_formats``, worked out
+    from the format codes it knows; the styles using a Chinese built-in date format are added
+    to it. Private to openpyxl, hence the guard: a version without them reads as before, and
+    the test of a 2017年10月1日 cell read by both readers says so."""
+    styles, dates = getattr(book, "_cell_styles", None), getattr(book, "_date_formats", None)
+    if styles is None or not isinstance(dates, set):
+        return
+    dates.update(i for i, style in enumerate(styles)
+                 if getattr(style, "numFmtId", None) in CJK_DATE_FORMATS)
+
+
 class XlsxTable(Table):
     """The first visible (or a named) sheet of a workbook, read-only, with cached formula
     values."""
@@ -294,6 +316,7 @@ class XlsxTable(Table):
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
             raise IntakeError("bad-xlsx", f"不是有效的 .xlsx 文件（{exc}）；请用 Excel 或 WPS "
                               "重新另存为 .xlsx", f"not a valid .xlsx file ({exc})") from exc
+        _mark_cjk_dates(self._book)
         names = self._book.sheetnames
         if sheet is not None and sheet not in names:
             self.close()
