@@ -227,7 +227,7 @@ def record_group(kind: str, lazy: Mapping[str, tuple[str, str]] | None = None) -
     @click.argument("path", type=SafePath(path_type=Path))
     @click.option("--campaign", required=True)
     @click.option("--mapping", type=SafePath(path_type=Path), help="列名对照表（YAML）")
-    @click.option("--sheet", default=None, help="XLSX 工作表名（默认第一个）")
+    @click.option("--sheet", default=None, help="XLSX 工作表名（默认第一个未隐藏的）")
     @click.option("--header-row", type=click.IntRange(min=1), default=None,
                   help="表头所在行（默认第 1 行；第 1 行是标题时自动向下查找）")
     @click.option("--rejects", type=SafePath(path_type=Path), help="写出被拒行（CSV）")
