@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
-from engine.spec.loader import Definition, load_definition
+from engine.spec.loader import Definition, DefinitionError, load_definition
 from engine.store.db import Store, StoreError
 from engine.store.tables import bodies, definitions
 
@@ -95,6 +95,12 @@ def _reload(path: str, sha256: str, campaign_id: str) -> Definition:
     text = source.read_text(encoding="utf-8-sig")
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != sha256:
         raise StoreError(f"定义文件 {path} 在载入后被修改：请先运行 campaign load {path}")
-    definition = load_definition(source)
+    try:
+        definition = load_definition(source)
+    except DefinitionError as exc:  # a file it uses (a body registry) was edited since: one
+        # campaign's fault, to be reported as such, never a traceback that stops every run
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"专项“{campaign_id}”载入后，它引用的文件被修改，现已不能通过检查"
+                         f"（{first}）：请修正后重新 campaign load {path}") from exc
     _loaded[(path, sha256)] = ((stat.st_mtime_ns, stat.st_size), definition)
     return definition
